@@ -1,0 +1,32 @@
+package genesis
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors; test for them with errors.Is.
+var (
+	// ErrClosed is returned by calls on a connection that has ended, and
+	// wraps the reason when the connection died rather than being closed.
+	ErrClosed = errors.New("genesis: connection closed")
+	// ErrAuth means FreeSWITCH refused the password (or user).
+	ErrAuth = errors.New("genesis: authentication failed")
+	// ErrInvalidCommand means a command, header or argument could not be sent
+	// safely: it contains CR, LF or NUL, or is otherwise malformed. Nothing
+	// was written to the connection.
+	ErrInvalidCommand = errors.New("genesis: invalid command")
+	// ErrServerClosed is returned by Outbound.Serve and ListenAndServe after
+	// Shutdown.
+	ErrServerClosed = errors.New("genesis: server closed")
+)
+
+// CommandError is a -ERR reply from FreeSWITCH to a command.
+type CommandError struct {
+	Command string // the command as sent (api/bgapi prefix stripped)
+	Reply   string // the reply text, starting with "-ERR"
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("genesis: %s: %s", e.Command, e.Reply)
+}

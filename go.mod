@@ -1,0 +1,3 @@
+module github.com/genesis-esl/genesis
+
+go 1.24
