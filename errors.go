@@ -30,3 +30,26 @@ type CommandError struct {
 func (e *CommandError) Error() string {
 	return fmt.Sprintf("genesis: %s: %s", e.Command, e.Reply)
 }
+
+// OriginateError means FreeSWITCH could not create the channel: the far end
+// was busy, did not answer, rejected the call, and so on.
+type OriginateError struct {
+	DialPath string
+	Cause    HangupCause // CauseNone when the reply named no known cause
+	Reply    string      // FreeSWITCH's reply, e.g. "-ERR USER_BUSY"
+}
+
+func (e *OriginateError) Error() string {
+	return fmt.Sprintf("genesis: originate %s: %s", e.DialPath, e.Reply)
+}
+
+// HangupError means the channel ended before the wait or operation could
+// complete.
+type HangupError struct {
+	UUID  string
+	Cause HangupCause
+}
+
+func (e *HangupError) Error() string {
+	return fmt.Sprintf("genesis: channel %s hung up (%s)", e.UUID, e.Cause)
+}

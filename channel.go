@@ -1,0 +1,386 @@
+package genesis
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// A Channel is one call leg. Its state is tracked from FreeSWITCH's events
+// for its Unique-ID; its methods send commands for that Unique-ID only and
+// block until FreeSWITCH has done what they ask (or ctx ends, or the channel
+// goes away first, which is a *HangupError). A Channel works the same over
+// an Inbound connection and an outbound Session.
+type Channel struct {
+	c      *conn
+	uuid   string
+	ownLeg bool // the leg an outbound session controls: it is gone at HANGUP_COMPLETE
+
+	mu        sync.Mutex
+	state     ChannelState
+	peak      ChannelState // the furthest state reached before hangup
+	seq       uint64       // Event-Sequence of the last state change
+	cause     HangupCause
+	hungUp    bool
+	vars      map[string]string
+	changed   chan struct{}              // closed and replaced on every change
+	execs     map[string]chan execResult // by Application-UUID
+	waits     []*eventWait
+	dtmf      dtmfHandlers
+	endErr    error // set when the connection ended first
+	done      chan struct{}
+	unobserve func()
+}
+
+type execResult struct {
+	ev  *Event
+	err error
+}
+
+type eventWait struct {
+	name string
+	ch   chan *Event // capacity 1
+}
+
+// ChannelOption configures CreateChannel.
+type ChannelOption func(*channelOptions)
+
+type channelOptions struct {
+	vars map[string]string
+}
+
+// WithVariables sets channel variables on the new leg ({k=v,…} in the
+// originate string). Values travel byte-exact: commas, quotes and spaces
+// are escaped; a value FreeSWITCH would alter is refused. origination_uuid
+// and return_ring_ready are the library's and cannot be set.
+func WithVariables(vars map[string]string) ChannelOption {
+	return func(o *channelOptions) {
+		if o.vars == nil {
+			o.vars = make(map[string]string, len(vars))
+		}
+		maps.Copy(o.vars, vars)
+	}
+}
+
+func newChannel(c *conn, id string, state ChannelState) *Channel {
+	ch := &Channel{
+		c:       c,
+		uuid:    id,
+		state:   state,
+		peak:    state,
+		vars:    make(map[string]string),
+		changed: make(chan struct{}),
+		execs:   make(map[string]chan execResult),
+		done:    make(chan struct{}),
+	}
+	ch.unobserve = c.obs.add(id, ch)
+	return ch
+}
+
+// CreateChannel originates a new call leg to dialPath (for example
+// "user/1000" or "sofia/gateway/gw/+15551234567") and parks it. The leg's
+// Unique-ID is chosen here and its events are routed to the Channel before
+// the originate is sent, so none is missed. It returns once FreeSWITCH has
+// accepted the call (ring-ready or answered), an *OriginateError with the
+// hangup cause when the call failed, or ctx's error (the half-made call is
+// then hung up).
+func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...ChannelOption) (*Channel, error) {
+	var o channelOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	id := uuid.NewString()
+	vars := []header{{"origination_uuid", id}, {"return_ring_ready", "true"}}
+	for _, k := range slices.Sorted(maps.Keys(o.vars)) {
+		if k == "origination_uuid" || k == "return_ring_ready" {
+			return nil, fmt.Errorf("genesis: originate %s: variable %s is set by genesis: %w", dialPath, k, ErrInvalidCommand)
+		}
+		vars = append(vars, header{k, o.vars[k]})
+	}
+	cmd, err := originateString(vars, dialPath, "park", "")
+	if err != nil {
+		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
+	}
+	c := p.engine()
+	ch := newChannel(c, id, StateNew)
+	if err := c.subs.needChannel(ctx, id); err != nil {
+		ch.release()
+		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
+	}
+	result, err := c.bgapiJob(ctx, "originate "+cmd, func(late *Event) {
+		// ctx ended before FreeSWITCH answered: if the call came up after
+		// all, hang it up.
+		if !isErrReply(late.body) {
+			go c.api(context.Background(), "uuid_kill "+id+" "+CauseOriginatorCancel.String())
+		}
+		ch.release()
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			// Kill the ringing leg now; the job's result may still come.
+			go c.api(context.WithoutCancel(ctx), "uuid_kill "+id+" "+CauseOriginatorCancel.String())
+			return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
+		}
+		ch.release()
+		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
+	}
+	if isErrReply(result) {
+		ch.release()
+		return nil, &OriginateError{DialPath: dialPath, Cause: parseCauseReply(result), Reply: trimLF(result)}
+	}
+	return ch, nil
+}
+
+// parseCauseReply reads the cause from "-ERR USER_BUSY\n".
+func parseCauseReply(reply string) HangupCause {
+	f := strings.Fields(strings.TrimPrefix(reply, "-ERR"))
+	if len(f) == 0 {
+		return CauseNone
+	}
+	cause, err := ParseHangupCause(f[0])
+	if err != nil {
+		return CauseNone
+	}
+	return cause
+}
+
+// release stops tracking the channel (it is gone, or was never made).
+func (ch *Channel) release() {
+	ch.unobserve()
+	ch.c.reg.removeUUID(ch.uuid)
+	ch.c.subs.releaseChannel(ch.uuid)
+}
+
+// UUID returns the channel's Unique-ID.
+func (ch *Channel) UUID() string { return ch.uuid }
+
+// State returns the channel's current state, as last reported by
+// FreeSWITCH.
+func (ch *Channel) State() ChannelState {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.state
+}
+
+// Done is closed when the channel is gone: destroyed, hung up (for a
+// session's own leg, which FreeSWITCH keeps until the socket closes), or
+// its connection ended.
+func (ch *Channel) Done() <-chan struct{} { return ch.done }
+
+// observe updates the channel from one of its events. It runs on the
+// connection's reader and never blocks.
+func (ch *Channel) observe(ev *Event) {
+	name := ev.Name()
+	var toRun []func()
+	ch.mu.Lock()
+	for k, v := range ev.Headers() {
+		if strings.HasPrefix(k, "variable_") {
+			ch.vars[k[len("variable_"):]] = v
+		}
+	}
+	if s, err := ParseChannelState(ev.Get("Channel-State")); err == nil && s != StateNone {
+		ch.setStateLocked(s, ev)
+	}
+	switch name {
+	case EventChannelHangup, EventChannelHangupComplete:
+		if !ch.hungUp {
+			ch.hungUp = true
+			if c, err := ParseHangupCause(ev.Get("Hangup-Cause")); err == nil {
+				ch.cause = c
+			}
+			herr := ch.hangupErrLocked()
+			for id, w := range ch.execs {
+				w <- execResult{err: herr}
+				delete(ch.execs, id)
+			}
+		}
+		if name == EventChannelHangupComplete && ch.ownLeg {
+			toRun = append(toRun, ch.finishLocked(nil))
+		}
+	case EventChannelExecute:
+		// Park never completes: it is done when it starts.
+		if w, ok := ch.execs[ev.Get("Application-UUID")]; ok && ev.Get("Application") == "park" {
+			w <- execResult{ev: ev}
+			delete(ch.execs, ev.Get("Application-UUID"))
+		}
+	case EventChannelExecuteComplete:
+		if w, ok := ch.execs[ev.Get("Application-UUID")]; ok {
+			w <- execResult{ev: ev}
+			delete(ch.execs, ev.Get("Application-UUID"))
+		}
+	case EventChannelDestroy:
+		ch.setStateLocked(StateDestroy, ev)
+		toRun = append(toRun, ch.finishLocked(nil))
+	}
+	kept := ch.waits[:0]
+	for _, w := range ch.waits {
+		if w.name == name || w.name == EventAll {
+			w.ch <- ev
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(ch.waits[len(kept):])
+	ch.waits = kept
+	ch.broadcastLocked()
+	ch.mu.Unlock()
+	for _, f := range toRun {
+		f()
+	}
+}
+
+// setStateLocked moves the state forward: an event older than the last
+// state change (by Event-Sequence), or a pre-hangup state after hangup, is
+// ignored.
+func (ch *Channel) setStateLocked(s ChannelState, ev *Event) {
+	seq, _ := strconv.ParseUint(ev.Get("Event-Sequence"), 10, 64)
+	if seq != 0 && seq < ch.seq {
+		return
+	}
+	if ch.state >= StateHangup && s < ch.state {
+		return
+	}
+	if seq != 0 {
+		ch.seq = seq
+	}
+	ch.state = s
+	if s < StateHangup && s > ch.peak {
+		ch.peak = s
+	}
+}
+
+func (ch *Channel) broadcastLocked() {
+	close(ch.changed)
+	ch.changed = make(chan struct{})
+}
+
+// finishLocked marks the channel gone; the returned func (run without the
+// lock) stops tracking it.
+func (ch *Channel) finishLocked(err error) func() {
+	select {
+	case <-ch.done:
+		return func() {}
+	default:
+	}
+	ch.endErr = err
+	ch.hungUp = true
+	herr := ch.goneErrLocked()
+	for id, w := range ch.execs {
+		w <- execResult{err: herr}
+		delete(ch.execs, id)
+	}
+	close(ch.done)
+	return ch.release
+}
+
+func (ch *Channel) connEnded(err error) {
+	ch.mu.Lock()
+	f := ch.finishLocked(err)
+	ch.broadcastLocked()
+	ch.mu.Unlock()
+	f()
+}
+
+func (ch *Channel) hangupErrLocked() error {
+	return &HangupError{UUID: ch.uuid, Cause: ch.cause}
+}
+
+// goneErrLocked says why the channel can no longer be used.
+func (ch *Channel) goneErrLocked() error {
+	if ch.endErr != nil {
+		return ch.endErr
+	}
+	return ch.hangupErrLocked()
+}
+
+// Wait blocks until the channel has reached state s (or passed it on the way
+// to the end: waiting for StateExecute after the call was answered and
+// parked returns at once). If the channel hangs up before reaching s, the
+// error is a *HangupError carrying the cause.
+func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
+	for {
+		ch.mu.Lock()
+		reached := ch.peak >= s || (s >= StateHangup && ch.state >= s)
+		if ch.ownLeg && ch.hungUp && s >= StateHangup {
+			reached = true
+		}
+		gone := ch.hungUp || isClosed(ch.done)
+		err := ch.goneErrLocked()
+		changed := ch.changed
+		ch.mu.Unlock()
+		switch {
+		case reached:
+			return nil
+		case gone:
+			return err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitEvent returns the next event named name (for example
+// "CHANNEL_ANSWER", or "ALL" for any) of this channel.
+func (ch *Channel) WaitEvent(ctx context.Context, name string) (*Event, error) {
+	if !validEventKey(name) {
+		return nil, fmt.Errorf("genesis: wait for event %q: %w", name, ErrInvalidCommand)
+	}
+	if err := ch.c.subs.needNames(ctx, name); err != nil {
+		return nil, err
+	}
+	w := ch.addWait(name)
+	defer ch.dropWait(w)
+	return ch.awaitEvent(ctx, w)
+}
+
+func (ch *Channel) addWait(name string) *eventWait {
+	w := &eventWait{name: name, ch: make(chan *Event, 1)}
+	ch.mu.Lock()
+	ch.waits = append(ch.waits, w)
+	ch.mu.Unlock()
+	return w
+}
+
+func (ch *Channel) dropWait(w *eventWait) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if i := slices.Index(ch.waits, w); i >= 0 {
+		ch.waits = slices.Delete(ch.waits, i, i+1)
+	}
+}
+
+func (ch *Channel) awaitEvent(ctx context.Context, w *eventWait) (*Event, error) {
+	select {
+	case ev := <-w.ch:
+		return ev, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-ch.done:
+		select {
+		case ev := <-w.ch:
+			return ev, nil
+		default:
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		return nil, ch.goneErrLocked()
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
