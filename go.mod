@@ -3,6 +3,6 @@ module github.com/genesis-esl/genesis
 go 1.24
 
 require (
-	github.com/google/uuid v1.6.0 // indirect
-	github.com/matryer/is v1.4.1 // indirect
+	github.com/google/uuid v1.6.0
+	github.com/matryer/is v1.4.1
 )

@@ -1,0 +1,709 @@
+package genesis
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Limits of the frame reader. A peer that exceeds one gets a *ProtocolError;
+// no allocation is ever sized beyond them.
+const (
+	// defaultMaxFrameSize bounds a message's Content-Length and the total
+	// size of its envelope header block.
+	defaultMaxFrameSize = 16 << 20
+	// maxHeaders bounds the header lines of an envelope and of an event.
+	// A CHANNEL_DATA event with many channel variables has a few hundred.
+	maxHeaders = 4096
+	// minEnvelopeLimit is the header block size always allowed, even when
+	// the body limit is smaller: the outbound connect reply is a whole
+	// CHANNEL_DATA event in the envelope.
+	minEnvelopeLimit = 1 << 20
+	// maxLineSize bounds one envelope header line.
+	maxLineSize = 64 << 10
+	// readBufferSize is the bufio buffer size used when the reader passed to
+	// newFrameReader is not already a *bufio.Reader.
+	readBufferSize = 32 << 10
+	// keepScratch is the largest scratch buffer kept between frames.
+	keepScratch = 256 << 10
+)
+
+// Content types FreeSWITCH sends.
+const (
+	ctAuthRequest      = "auth/request"
+	ctCommandReply     = "command/reply"
+	ctAPIResponse      = "api/response"
+	ctEventPlain       = "text/event-plain"
+	ctEventJSON        = "text/event-json"
+	ctEventXML         = "text/event-xml"
+	ctLogData          = "log/data"
+	ctDisconnectNotice = "text/disconnect-notice"
+	ctRudeRejection    = "text/rude-rejection"
+)
+
+// A ProtocolError means the peer broke the ESL wire protocol: a malformed
+// header line, a bad Content-Length, a frame over the size limits, or an event
+// body that does not decode. The connection that produced it cannot be
+// trusted to stay in step and is closed.
+type ProtocolError struct {
+	Reason string
+}
+
+func (e *ProtocolError) Error() string { return "genesis: protocol error: " + e.Reason }
+
+func protocolErrorf(format string, args ...any) *ProtocolError {
+	return &ProtocolError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// frameReader reads ESL messages ("frames"): a header block ended by an empty
+// line, then Content-Length bytes of body when that header is present.
+//
+// It decodes each message into an *Event (see readFrame). It is not safe for
+// concurrent use; one reader goroutine owns it.
+type frameReader struct {
+	br      *bufio.Reader
+	maxBody int
+
+	// Scratch space reused between frames; never referenced by an Event.
+	env  []byte  // envelope header lines, concatenated without their LFs
+	offs []int32 // per header: name start, name end, value start, value end
+	buf  []byte  // event body being decoded
+	long []byte  // a header line longer than the bufio buffer
+}
+
+// newFrameReader returns a frameReader over r. A *bufio.Reader is used as is;
+// any other reader is buffered. maxBody <= 0 means defaultMaxFrameSize.
+func newFrameReader(r io.Reader, maxBody int) *frameReader {
+	if maxBody <= 0 {
+		maxBody = defaultMaxFrameSize
+	}
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, readBufferSize)
+	}
+	return &frameReader{br: br, maxBody: maxBody}
+}
+
+// readFrame reads and decodes the next message.
+//
+// It returns io.EOF only when the stream ends at a frame boundary,
+// io.ErrUnexpectedEOF when it ends inside a frame, and a *ProtocolError for
+// malformed input. Blank lines between frames are skipped.
+//
+// The Event it returns depends on the Content-Type:
+//   - text/event-plain, text/event-json, text/event-xml: the event's own
+//     headers, values decoded, in order, with repeats; the event's own body.
+//     The three formats give the same Event for the same FreeSWITCH event:
+//     the inner Content-Length of an event with a body is kept as a header
+//     in all three (it is the last header: plain and json carry it there, the
+//     xml <Content-Length> element follows <headers>), and an array header
+//     (plain "ARRAY::a|:b", a json array, repeated xml elements) becomes one
+//     header per element.
+//   - anything else, known or not: the envelope headers as sent (including
+//     Content-Type and Content-Length) and the Content-Length bytes as the
+//     body. A command/reply that carries Event-Name (the outbound connect
+//     reply, a CHANNEL_DATA event) has its values percent-decoded.
+func (fr *frameReader) readFrame() (*Event, error) {
+	fr.env = fr.env[:0]
+	fr.offs = fr.offs[:0]
+	var (
+		ct        []byte // Content-Type value, in fr.env
+		ctOK      bool
+		hasEvName bool
+		clen      = -1
+	)
+	for {
+		line, err := fr.readLine()
+		if err != nil {
+			if err == io.EOF && len(fr.offs) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if len(line) == 0 {
+			if len(fr.offs) == 0 {
+				continue // a stray blank line between frames
+			}
+			break
+		}
+		if len(fr.offs)/4 >= maxHeaders {
+			return nil, protocolErrorf("more than %d header lines", maxHeaders)
+		}
+		if len(fr.env)+len(line) > max(fr.maxBody, minEnvelopeLimit) {
+			return nil, protocolErrorf("header block over %d bytes", max(fr.maxBody, minEnvelopeLimit))
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return nil, protocolErrorf("header line without a colon: %.40q", line)
+		}
+		name, value := line[:colon], line[colon+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		base := int32(len(fr.env))
+		fr.env = append(fr.env, line...)
+		vstart := base + int32(len(line)-len(value))
+		fr.offs = append(fr.offs, base, base+int32(colon), vstart, base+int32(len(line)))
+		switch string(name) {
+		case "Content-Type":
+			ct, ctOK = fr.env[vstart:], true
+		case "Content-Length":
+			n, err := parseContentLength(value, fr.maxBody)
+			if err != nil {
+				return nil, err
+			}
+			if clen >= 0 && n != clen {
+				return nil, protocolErrorf("conflicting Content-Length headers %d and %d", clen, n)
+			}
+			clen = n
+		case "Event-Name":
+			hasEvName = true
+		}
+	}
+
+	ctype := ""
+	if ctOK {
+		ctype = knownContentType(ct)
+	}
+	switch ctype {
+	case ctEventPlain, ctEventJSON, ctEventXML:
+		if clen < 0 {
+			return nil, protocolErrorf("%s without Content-Length", ctype)
+		}
+		body, err := fr.readBody(clen)
+		if err != nil {
+			return nil, err
+		}
+		var ev *Event
+		switch ctype {
+		case ctEventPlain:
+			ev, err = fr.decodePlain(body)
+		case ctEventJSON:
+			ev, err = decodeJSON(body)
+		default:
+			ev, err = decodeXML(body)
+		}
+		fr.releaseScratch()
+		return ev, err
+	}
+	return fr.envelopeEvent(ctype, clen, hasEvName && ctype == ctCommandReply)
+}
+
+// envelopeEvent builds the Event of a non-event message from fr.env, reading
+// its body (if any) onto the end of fr.env so one string holds everything.
+func (fr *frameReader) envelopeEvent(ctype string, clen int, decode bool) (*Event, error) {
+	if decode {
+		fr.decodeEnvelopeValues()
+	}
+	start := len(fr.env)
+	if clen > 0 {
+		fr.env = grow(fr.env, clen)
+		if _, err := io.ReadFull(fr.br, fr.env[start:start+clen]); err != nil {
+			return nil, unexpected(err)
+		}
+		fr.env = fr.env[:start+clen]
+	}
+	s := string(fr.env)
+	hs := make([]header, len(fr.offs)/4)
+	for i := range hs {
+		o := fr.offs[4*i : 4*i+4]
+		hs[i] = header{name: s[o[0]:o[1]], value: s[o[2]:o[3]]}
+		if ctype == "" && hs[i].name == "Content-Type" {
+			ctype = hs[i].value // unknown or absent content type
+		}
+	}
+	ev := &Event{contentType: ctype, headers: hs, body: s[start:]}
+	if cap(fr.env) > keepScratch {
+		fr.env = nil
+	}
+	return ev, nil
+}
+
+// decodeEnvelopeValues percent-decodes the header values in fr.env in place,
+// moving later bytes down and fixing fr.offs.
+func (fr *frameReader) decodeEnvelopeValues() {
+	w := int32(0)
+	for i := 0; i < len(fr.offs); i += 4 {
+		o := fr.offs[i : i+4]
+		ns, ne, vs, ve := o[0], o[1], o[2], o[3]
+		// Keep name and the bytes up to the value as they are.
+		n := int32(copy(fr.env[w:], fr.env[ns:vs]))
+		o[0], o[1] = w, w+(ne-ns)
+		w += n
+		o[2] = w
+		w += int32(percentDecode(fr.env[w:], fr.env[vs:ve]))
+		o[3] = w
+	}
+	fr.env = fr.env[:w]
+}
+
+// readLine returns the next line without its LF (and without a CR before
+// it). The slice is valid until the next read.
+func (fr *frameReader) readLine() ([]byte, error) {
+	line, err := fr.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		fr.long = append(fr.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			if len(fr.long) > maxLineSize {
+				fr.long = nil
+				return nil, protocolErrorf("header line over %d bytes", maxLineSize)
+			}
+			line, err = fr.br.ReadSlice('\n')
+			fr.long = append(fr.long, line...)
+		}
+		line = fr.long
+		if err == nil && len(line) > maxLineSize+1 {
+			fr.long = nil
+			return nil, protocolErrorf("header line over %d bytes", maxLineSize)
+		}
+	}
+	if err != nil {
+		if err == io.EOF && len(line) > 0 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// readBody reads n bytes into the scratch buffer.
+func (fr *frameReader) readBody(n int) ([]byte, error) {
+	fr.buf = grow(fr.buf[:0], n)[:n]
+	if _, err := io.ReadFull(fr.br, fr.buf); err != nil {
+		return nil, unexpected(err)
+	}
+	return fr.buf, nil
+}
+
+func (fr *frameReader) releaseScratch() {
+	if cap(fr.buf) > keepScratch {
+		fr.buf = nil
+	}
+	if cap(fr.offs) > 4*1024 {
+		fr.offs = nil
+	}
+}
+
+// grow returns b with room for n more bytes.
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b[:len(b)+n]
+	}
+	nb := make([]byte, len(b)+n)
+	copy(nb, b)
+	return nb
+}
+
+// unexpected maps an EOF inside a frame to io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func knownContentType(v []byte) string {
+	switch string(v) {
+	case ctEventPlain:
+		return ctEventPlain
+	case ctCommandReply:
+		return ctCommandReply
+	case ctAPIResponse:
+		return ctAPIResponse
+	case ctEventJSON:
+		return ctEventJSON
+	case ctEventXML:
+		return ctEventXML
+	case ctAuthRequest:
+		return ctAuthRequest
+	case ctLogData:
+		return ctLogData
+	case ctDisconnectNotice:
+		return ctDisconnectNotice
+	case ctRudeRejection:
+		return ctRudeRejection
+	}
+	return ""
+}
+
+// parseContentLength accepts only decimal digits, at most max.
+func parseContentLength(v []byte, max int) (int, error) {
+	if len(v) == 0 {
+		return 0, protocolErrorf("empty Content-Length")
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, protocolErrorf("invalid Content-Length %.20q", v)
+		}
+		n = n*10 + int(c-'0')
+		if n > max {
+			return 0, protocolErrorf("Content-Length %.20s over the %d byte limit", v, max)
+		}
+	}
+	return n, nil
+}
+
+// decodePlain decodes a text/event-plain body: percent-encoded header lines,
+// an empty line, then the event's own body, Content-Length (the last such
+// inner header) bytes long. It decodes in place in body, then makes one
+// string of the result that every header and the body share.
+func (fr *frameReader) decodePlain(body []byte) (*Event, error) {
+	offs := fr.offs[:0]
+	r, w := 0, 0
+	innerLen := -1
+	for r < len(body) {
+		e := bytes.IndexByte(body[r:], '\n')
+		next := r + e + 1
+		if e < 0 {
+			e, next = len(body)-r, len(body)
+		}
+		line := body[r : r+e]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		r = next
+		if len(line) == 0 {
+			break
+		}
+		if len(offs)/4 >= maxHeaders {
+			return nil, protocolErrorf("event with more than %d headers", maxHeaders)
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return nil, protocolErrorf("event header line without a colon: %.40q", line)
+		}
+		value := line[colon+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		ns := w
+		w += copy(body[w:], line[:colon])
+		ne := w
+		w += percentDecode(body[w:], value)
+		offs = append(offs, int32(ns), int32(ne), int32(ne), int32(w))
+		if string(body[ns:ne]) == "Content-Length" {
+			innerLen = atoiOr(body[ne:w], -1)
+		}
+	}
+	fr.offs = offs
+	rest := body[r:]
+	if innerLen >= 0 && innerLen <= len(rest) {
+		rest = rest[len(rest)-innerLen:]
+	}
+	bodyStart := w
+	w += copy(body[w:], rest)
+	s := string(body[:w])
+
+	nh := len(offs) / 4
+	hs := make([]header, 0, nh)
+	for i := 0; i < len(offs); i += 4 {
+		hs = appendHeader(hs, s[offs[i]:offs[i+1]], s[offs[i+2]:offs[i+3]])
+	}
+	return &Event{contentType: ctEventPlain, headers: hs, body: s[bodyStart:]}, nil
+}
+
+// appendHeader appends name: value, splitting FreeSWITCH's array encoding
+// "ARRAY::a|:b" into one header per element.
+func appendHeader(hs []header, name, value string) []header {
+	const prefix, sep = "ARRAY::", "|:"
+	if !strings.HasPrefix(value, prefix) {
+		return append(hs, header{name, value})
+	}
+	rest := value[len(prefix):]
+	for {
+		i := strings.Index(rest, sep)
+		if i < 0 {
+			return append(hs, header{name, rest})
+		}
+		hs = append(hs, header{name, rest[:i]})
+		rest = rest[i+len(sep):]
+	}
+}
+
+func atoiOr(b []byte, def int) int {
+	if len(b) == 0 || len(b) > 9 {
+		return def
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return def
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// percentDecode writes src, with every valid %XX replaced by its byte, to
+// dst and returns the number of bytes written. '+' is left alone (FreeSWITCH
+// encodes a space as %20). dst may be src or overlap it from below, since
+// decoding never lengthens the text.
+func percentDecode(dst, src []byte) int {
+	i := bytes.IndexByte(src, '%')
+	if i < 0 {
+		return copy(dst, src)
+	}
+	w := copy(dst, src[:i])
+	for r := i; r < len(src); {
+		c := src[r]
+		if c == '%' && r+2 < len(src) {
+			hi, ok1 := unhex(src[r+1])
+			lo, ok2 := unhex(src[r+2])
+			if ok1 && ok2 {
+				dst[w] = hi<<4 | lo
+				w++
+				r += 3
+				continue
+			}
+		}
+		dst[w] = c
+		w++
+		r++
+	}
+	return w
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func percentDecodeString(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	b := []byte(s)
+	return string(b[:percentDecode(b, b)])
+}
+
+// decodeJSON decodes a text/event-json body: one object whose string values
+// are headers (in order, duplicate keys kept), whose array values are one
+// header per element, and whose "_body" is the body.
+func decodeJSON(body []byte) (*Event, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	bad := func(err error) (*Event, error) {
+		return nil, protocolErrorf("text/event-json: %v", err)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return bad(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return bad(errors.New("body is not an object"))
+	}
+	ev := &Event{contentType: ctEventJSON}
+	hs := make([]header, 0, 64)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		key, _ := tok.(string)
+		if tok, err = dec.Token(); err != nil {
+			return bad(err)
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d != '[' {
+				return bad(fmt.Errorf("value of %q is an object", key))
+			}
+			for dec.More() {
+				if tok, err = dec.Token(); err != nil {
+					return bad(err)
+				}
+				v, ok := jsonScalar(tok)
+				if !ok {
+					return bad(fmt.Errorf("array %q holds a non-scalar", key))
+				}
+				if len(hs) >= maxHeaders {
+					return nil, protocolErrorf("event with more than %d headers", maxHeaders)
+				}
+				hs = append(hs, header{key, v})
+			}
+			if _, err = dec.Token(); err != nil { // ']'
+				return bad(err)
+			}
+			continue
+		}
+		v, _ := jsonScalar(tok)
+		if key == "_body" {
+			ev.body = v
+			continue
+		}
+		if len(hs) >= maxHeaders {
+			return nil, protocolErrorf("event with more than %d headers", maxHeaders)
+		}
+		hs = append(hs, header{key, v})
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return bad(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad(errors.New("data after the object"))
+	}
+	ev.headers = hs
+	return ev, nil
+}
+
+func jsonScalar(tok json.Token) (string, bool) {
+	switch v := tok.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return string(v), true
+	case bool:
+		return strconv.FormatBool(v), true
+	case nil:
+		return "", true
+	}
+	return "", false
+}
+
+// decodeXML decodes a text/event-xml body:
+//
+//	<event><headers><Name>value</Name>…</headers>
+//	<Content-Length>N</Content-Length><body>…</body></event>
+//
+// Values are percent-encoded inside the elements, as in plain events. The
+// body text is cut to Content-Length bytes: FreeSWITCH's pretty printer adds
+// indentation before </body>.
+func decodeXML(body []byte) (*Event, error) {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	bad := func(err error) (*Event, error) {
+		return nil, protocolErrorf("text/event-xml: %v", err)
+	}
+	root, err := nextStart(d)
+	if err != nil {
+		return bad(err)
+	}
+	if root.Name.Local != "event" {
+		return bad(fmt.Errorf("root element <%s>", root.Name.Local))
+	}
+	ev := &Event{contentType: ctEventXML}
+	hs := make([]header, 0, 64)
+	bodyLen := -1
+	hasBody := false
+	for {
+		el, err := nextStart(d)
+		if err == errEndElement {
+			break
+		}
+		if err != nil {
+			return bad(err)
+		}
+		switch name := xmlName(el.Name); name {
+		case "headers":
+			for {
+				h, err := nextStart(d)
+				if err == errEndElement {
+					break
+				}
+				if err != nil {
+					return bad(err)
+				}
+				v, err := xmlText(d)
+				if err != nil {
+					return bad(err)
+				}
+				if len(hs) >= maxHeaders {
+					return nil, protocolErrorf("event with more than %d headers", maxHeaders)
+				}
+				hs = appendHeader(hs, xmlName(h.Name), percentDecodeString(v))
+			}
+		case "body":
+			v, err := xmlText(d)
+			if err != nil {
+				return bad(err)
+			}
+			ev.body, hasBody = v, true
+		default:
+			v, err := xmlText(d)
+			if err != nil {
+				return bad(err)
+			}
+			v = percentDecodeString(v)
+			if name == "Content-Length" {
+				bodyLen = atoiOr([]byte(v), -1)
+			}
+			if len(hs) >= maxHeaders {
+				return nil, protocolErrorf("event with more than %d headers", maxHeaders)
+			}
+			hs = append(hs, header{name, v})
+		}
+	}
+	if hasBody && bodyLen >= 0 && bodyLen <= len(ev.body) {
+		ev.body = ev.body[:bodyLen]
+	}
+	ev.headers = hs
+	return ev, nil
+}
+
+var errEndElement = errors.New("end element")
+
+// nextStart returns the next start element, skipping text, comments and the
+// like; errEndElement when the enclosing element ends first.
+func nextStart(d *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return xml.StartElement{}, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return t, nil
+		case xml.EndElement:
+			return xml.StartElement{}, errEndElement
+		}
+	}
+}
+
+// xmlText returns the text of the element just started, which must have no
+// child elements.
+func xmlText(d *xml.Decoder) (string, error) {
+	var b []byte
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			b = append(b, t...)
+		case xml.StartElement:
+			return "", fmt.Errorf("element <%s> inside a value", t.Name.Local)
+		case xml.EndElement:
+			return string(b), nil
+		}
+	}
+}
+
+func xmlName(n xml.Name) string {
+	if n.Space != "" {
+		return n.Space + ":" + n.Local
+	}
+	return n.Local
+}
