@@ -362,6 +362,7 @@ func (fr *frameReader) decodePlain(body []byte) (*Event, error) {
 	offs := fr.offs[:0]
 	r, w := 0, 0
 	innerLen := -1
+	arrays := false
 	for r < len(body) {
 		e := bytes.IndexByte(body[r:], '\n')
 		next := r + e + 1
@@ -392,8 +393,11 @@ func (fr *frameReader) decodePlain(body []byte) (*Event, error) {
 		ne := w
 		w += percentDecode(body[w:], value)
 		offs = append(offs, int32(ns), int32(ne), int32(ne), int32(w))
-		if string(body[ns:ne]) == "Content-Length" {
+		if ne-ns == len("Content-Length") && string(body[ns:ne]) == "Content-Length" {
 			innerLen = atoiOr(body[ne:w], -1)
+		}
+		if w-ne > len(arrayPrefix) && body[ne] == 'A' && string(body[ne:ne+len(arrayPrefix)]) == arrayPrefix {
+			arrays = true
 		}
 	}
 	fr.offs = offs
@@ -405,22 +409,32 @@ func (fr *frameReader) decodePlain(body []byte) (*Event, error) {
 	w += copy(body[w:], rest)
 	s := string(body[:w])
 
-	nh := len(offs) / 4
-	hs := make([]header, 0, nh)
-	for i := 0; i < len(offs); i += 4 {
-		hs = appendHeader(hs, s[offs[i]:offs[i+1]], s[offs[i+2]:offs[i+3]])
+	var hs []header
+	if arrays {
+		hs = make([]header, 0, len(offs)/4+4)
+		for i := 0; i < len(offs); i += 4 {
+			hs = appendHeader(hs, s[offs[i]:offs[i+1]], s[offs[i+2]:offs[i+3]])
+		}
+	} else {
+		hs = make([]header, len(offs)/4)
+		for i := range hs {
+			o := offs[4*i : 4*i+4 : 4*i+4]
+			hs[i] = header{s[o[0]:o[1]], s[o[2]:o[3]]}
+		}
 	}
 	return &Event{contentType: ctEventPlain, headers: hs, body: s[bodyStart:]}, nil
 }
 
+const arrayPrefix = "ARRAY::"
+
 // appendHeader appends name: value, splitting FreeSWITCH's array encoding
 // "ARRAY::a|:b" into one header per element.
 func appendHeader(hs []header, name, value string) []header {
-	const prefix, sep = "ARRAY::", "|:"
-	if !strings.HasPrefix(value, prefix) {
+	const sep = "|:"
+	if !strings.HasPrefix(value, arrayPrefix) {
 		return append(hs, header{name, value})
 	}
-	rest := value[len(prefix):]
+	rest := value[len(arrayPrefix):]
 	for {
 		i := strings.Index(rest, sep)
 		if i < 0 {
