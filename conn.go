@@ -273,12 +273,12 @@ func (c *conn) bgapi(ctx context.Context, command string) (string, error) {
 // late is called with the result when it comes. late runs on the reader and
 // must not block.
 func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) (string, error) {
-	if err := c.subs.needJobs(ctx); err != nil {
-		return "", err
-	}
 	id := uuid.NewString()
 	buf, err := appendCommand(nil, "bgapi "+command, header{"Job-UUID", id})
 	if err != nil {
+		return "", err
+	}
+	if err := c.subs.needJobs(ctx); err != nil {
 		return "", err
 	}
 	job := newWaiter()

@@ -86,12 +86,11 @@ func authenticate(ctx context.Context, nc net.Conn, password string, o options) 
 	return fr, nil
 }
 
-// watchDeadline makes blocking reads and writes on nc end when ctx does
-// (and at ctx's deadline). stop undoes it.
+// watchDeadline makes blocking reads and writes on nc end when ctx does.
+// stop undoes it.
 func watchDeadline(ctx context.Context, nc net.Conn) (stop func()) {
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
+	// Only AfterFunc, not ctx.Deadline: then ctx.Err() is already set when
+	// the I/O fails, and the caller sees ctx's error.
 	cancel := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	return func() {
 		cancel()

@@ -172,17 +172,29 @@ func (s *subscriptions) userSubscribe(ctx context.Context, names []string) error
 		return err
 	}
 	defer s.unlock()
-	if err := s.subscribeLocked(ctx, names); err != nil {
-		return err
-	}
+	// The user's part is recorded first: the events can arrive as soon as
+	// FreeSWITCH has the command, before its reply has been read.
 	s.mu.Lock()
+	prevAll, added := s.userAll, []string{}
 	for _, n := range names {
 		if n == EventAll {
 			s.userAll = true
 		}
-		s.userNames[n] = true
+		if !s.userNames[n] {
+			s.userNames[n] = true
+			added = append(added, n)
+		}
 	}
 	s.mu.Unlock()
+	if err := s.subscribeLocked(ctx, names); err != nil {
+		s.mu.Lock()
+		s.userAll = prevAll
+		for _, n := range added {
+			delete(s.userNames, n)
+		}
+		s.mu.Unlock()
+		return err
+	}
 	return nil
 }
 
