@@ -1,3 +1,5 @@
 module github.com/genesis-esl/genesis
 
 go 1.24
+
+require github.com/matryer/is v1.4.1
