@@ -408,4 +408,3 @@ func (s *Server) Hangup(uuid string, cause string) error {
 	ch.hangupLocked(strings.ToUpper(cause))
 	return nil
 }
-

@@ -59,9 +59,10 @@ func (f frame) values(k string) []string {
 }
 
 type client struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
+	t       testing.TB
+	nc      net.Conn
+	r       *bufio.Reader
+	pending []frame // events read while waiting for a reply
 }
 
 func newClient(t testing.TB, nc net.Conn) *client {
@@ -134,6 +135,11 @@ func (c *client) readErr() (frame, error) {
 
 func (c *client) read() frame {
 	c.t.Helper()
+	if len(c.pending) > 0 {
+		f := c.pending[0]
+		c.pending = c.pending[1:]
+		return f
+	}
 	f, err := c.readErr()
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
@@ -141,11 +147,22 @@ func (c *client) read() frame {
 	return f
 }
 
-// cmd sends a command and returns the next frame (its reply).
+// cmd sends a command and returns its reply: the next frame that is not an
+// event (events are kept for read).
 func (c *client) cmd(cmd string) frame {
 	c.t.Helper()
 	c.send(cmd)
-	return c.read()
+	for {
+		f, err := c.readErr()
+		if err != nil {
+			c.t.Fatalf("%s: %v", cmd, err)
+		}
+		if strings.HasPrefix(f.contentType(), "text/event-") {
+			c.pending = append(c.pending, f)
+			continue
+		}
+		return f
+	}
 }
 
 // api runs "api <cmd>" and returns the api/response body.
