@@ -83,6 +83,10 @@ func (c *conn) shutdown() {
 // enqueue queues a frame for the writer.
 func (c *conn) enqueue(b []byte) {
 	c.mu.Lock()
+	if c.closeAfter {
+		c.mu.Unlock()
+		return // nothing follows the goodbye
+	}
 	c.queue = append(c.queue, b)
 	c.mu.Unlock()
 	c.poke()
@@ -91,6 +95,10 @@ func (c *conn) enqueue(b []byte) {
 // enqueueClose queues frames and closes the connection once they are written.
 func (c *conn) enqueueClose(bs ...[]byte) {
 	c.mu.Lock()
+	if c.closeAfter {
+		c.mu.Unlock()
+		return
+	}
 	c.queue = append(c.queue, bs...)
 	c.closeAfter = true
 	c.mu.Unlock()
@@ -163,7 +171,7 @@ func (c *conn) readLoop() {
 func (c *conn) deliver(e *event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.format == "" || !c.subscribedLocked(e) || !c.passesFiltersLocked(e) {
+	if c.closeAfter || c.format == "" || !c.subscribedLocked(e) || !c.passesFiltersLocked(e) {
 		return
 	}
 	if c.myevents && c.ch != nil {
@@ -361,6 +369,10 @@ func (c *conn) handle(cmd *command) bool {
 		c.mu.Unlock()
 		body := s.runAPI(rest, c)
 		c.mu.Lock()
+		if c.closeAfter {
+			c.mu.Unlock()
+			break
+		}
 		c.queue = append(c.queue, apiResponse(body))
 		c.queue = append(c.queue, c.held...)
 		c.held = nil
