@@ -54,6 +54,11 @@ func (s *Server) runAPI(line string, c *conn) string {
 		if !ok1 || !ok2 || a.hungUp || b.hungUp {
 			return "-ERR Invalid uuid\n"
 		}
+		// uuid_bridge is a transfer in FreeSWITCH: both legs record it.
+		for _, x := range []*channel{a, b} {
+			x.transferSource = fmt.Sprintf("%d:%s:uuid_br:%s", time.Now().Unix(), s.newUUIDLocked(), b.uuid)
+			x.setVarLocked("transfer_source", x.transferSource)
+		}
 		s.bridgeLocked(a, b)
 		return "+OK " + b.uuid + "\n"
 	case "uuid_kill", "uuid_answer", "uuid_park", "uuid_getvar", "uuid_setvar", "uuid_send_dtmf",
@@ -279,8 +284,6 @@ func (s *Server) originateLeg(dial string, vars []header) (*channel, string) {
 	}
 	name, dest, presence := channelName(dial)
 	ch := s.newChannelLocked(uuid, name, "outbound", dest)
-	ch.presence = presence
-	ch.cidName = "Outbound Call"
 	for _, v := range vars {
 		ch.setVarLocked(v.name, v.value)
 		switch v.name {
@@ -294,8 +297,10 @@ func (s *Server) originateLeg(dial string, vars []header) (*channel, string) {
 		ch.setVarLocked("presence_id", presence)
 	}
 	if uuid != "" {
-		ch.chanEventLocked("CHANNEL_UUID", "switch_core_session.c", "switch_core_session_set_uuid", 2051, true)
+		ch.chanEventPreLocked("CHANNEL_UUID", "switch_core_session.c", "switch_core_session_set_uuid", 2051, true,
+			[]header{{"Old-Unique-ID", s.newUUIDLocked()}})
 	}
+	ch.presence = presence
 	ch.setStateLocked("CS_INIT")
 	ch.chanEventLocked("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 611, true)
 	ch.chanEventLocked("CHANNEL_ORIGINATE", "switch_core_session.c", "switch_core_session_outgoing_channel", 725, true)

@@ -20,6 +20,7 @@ func (ch *channel) exec(a app) {
 	}
 	if ch.state != "CS_EXECUTE" && ch.state != "CS_SOFT_EXECUTE" && ch.parked == nil {
 		ch.hitDialplan = true
+		ch.flipLocked()
 		ch.setStateLocked("CS_EXECUTE")
 	}
 	if _, ok := knownApps[a.name]; !ok {

@@ -29,34 +29,38 @@ type app struct {
 
 // channel is one call leg. All fields are guarded by Server.mu.
 type channel struct {
-	s           *Server
-	uuid, name  string
-	direction   string
-	state       string // Channel-State (the running state)
-	stateNum    int    // Channel-State-Number
-	callState   string
-	answerState string
-	hitDialplan bool
-	presence    string
-	destNumber  string
-	cidName     string
-	cidNumber   string
-	created     time.Time
-	answered    time.Time
-	vars        []header
-	cause       string
-	hungUp      bool
-	peer        *channel // bridged peer
-	bridgeA     bool     // this leg got CHANNEL_BRIDGE
-	parked      *app     // long-running park or socket application
-	apps        []app
-	dtmf        []byte
-	wake        chan struct{} // an application was queued or a digit arrived
-	hup         chan struct{} // closed at hangup
-	destroyed   chan struct{} // closed after CHANNEL_DESTROY
-	conn        *conn         // outbound socket controlling this channel
-	connGone    chan struct{} // closed when conn ends
-	sessionID   int
+	s              *Server
+	uuid, name     string
+	direction      string
+	state          string // Channel-State (the running state)
+	stateNum       int    // Channel-State-Number
+	callState      string
+	answerState    string
+	hitDialplan    bool
+	presence       string
+	destNumber     string
+	cidName        string
+	cidNumber      string
+	calleeName     string
+	calleeNum      string
+	flipped        bool
+	transferSource string // Caller-Transfer-Source after uuid_bridge // caller id flipped after answer, as loopback legs show
+	created        time.Time
+	answered       time.Time
+	vars           []header
+	cause          string
+	hungUp         bool
+	peer           *channel // bridged peer
+	bridgeA        bool     // this leg got CHANNEL_BRIDGE
+	parked         *app     // long-running park or socket application
+	apps           []app
+	dtmf           []byte
+	wake           chan struct{} // an application was queued or a digit arrived
+	hup            chan struct{} // closed at hangup
+	destroyed      chan struct{} // closed after CHANNEL_DESTROY
+	conn           *conn         // outbound socket controlling this channel
+	connGone       chan struct{} // closed when conn ends
+	sessionID      int
 }
 
 func (s *Server) newChannelLocked(uuid, name, direction, dest string) *channel {
@@ -67,6 +71,7 @@ func (s *Server) newChannelLocked(uuid, name, direction, dest string) *channel {
 	ch := &channel{
 		s: s, uuid: uuid, name: name, direction: direction, state: "CS_NEW", callState: "DOWN",
 		answerState: "ringing", destNumber: dest, cidNumber: "0000000000", created: time.Now(),
+		calleeName: "Outbound Call", calleeNum: "default",
 		wake: make(chan struct{}, 1), hup: make(chan struct{}), destroyed: make(chan struct{}),
 		connGone: make(chan struct{}), sessionID: s.sessions,
 	}
@@ -216,11 +221,20 @@ func (ch *channel) addProfileLocked(e *event, p string) {
 		e.add(p+"Caller-ID-Name", ch.cidName)
 	}
 	e.add(p+"Caller-ID-Number", ch.cidNumber)
-	e.add(p+"Orig-Caller-ID-Number", ch.cidNumber)
-	e.add(p+"ANI", ch.cidNumber)
+	e.add(p+"Orig-Caller-ID-Number", "0000000000")
+	if ch.calleeName != "" {
+		e.add(p+"Callee-ID-Name", ch.calleeName)
+	}
+	if ch.calleeNum != "" {
+		e.add(p+"Callee-ID-Number", ch.calleeNum)
+	}
+	e.add(p+"ANI", "0000000000")
 	e.add(p+"Destination-Number", ch.destNumber)
 	e.add(p+"Unique-ID", ch.uuid)
 	e.add(p+"Source", "mod_fakeswitch")
+	if ch.transferSource != "" && p != "Other-Leg-" {
+		e.add(p+"Transfer-Source", ch.transferSource)
+	}
 	e.add(p+"Context", "default")
 	e.add(p+"Channel-Name", ch.name)
 	if p != "Other-Leg-" {
@@ -270,6 +284,18 @@ func (ch *channel) chanEventPreLocked(name, file, fn string, line int, vars bool
 	}
 	ch.s.fireLocked(e)
 	return e
+}
+
+// flipLocked swaps caller and callee id on an originated leg once it runs
+// its application, as FreeSWITCH's loopback a-legs show
+// (variable_channel_cid_flipped).
+func (ch *channel) flipLocked() {
+	if ch.direction != "outbound" || ch.flipped {
+		return
+	}
+	ch.flipped = true
+	ch.cidName, ch.cidNumber, ch.calleeName, ch.calleeNum = ch.calleeName, ch.calleeNum, "", ch.cidNumber
+	ch.setVarLocked("channel_cid_flipped", "yes")
 }
 
 func (ch *channel) setStateLocked(st string) {

@@ -106,6 +106,10 @@ func (c *client) send(cmd string) {
 
 func (c *client) readErr() (frame, error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return c.readErrNoDeadline()
+}
+
+func (c *client) readErrNoDeadline() (frame, error) {
 	var f frame
 	for {
 		line, err := c.r.ReadString('\n')
