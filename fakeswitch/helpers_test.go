@@ -212,3 +212,39 @@ func (c *client) eventNames(uuid, last string) []string {
 		}
 	}
 }
+
+// rawClient is a goroutine-safe variant of client for load tests: it
+// returns errors instead of failing the test.
+type rawClient struct{ c *client }
+
+func rawDial(s *Server) (*rawClient, error) {
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		return nil, err
+	}
+	rc := &rawClient{&client{nc: nc, r: bufio.NewReader(nc)}}
+	if _, err := rc.c.readErr(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if _, err := io.WriteString(nc, "auth "+s.Password()+"\n\n"); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	f, err := rc.c.readErr()
+	if err != nil || f.get("Reply-Text") != "+OK accepted" {
+		nc.Close()
+		return nil, fmt.Errorf("auth: %v %v", f, err)
+	}
+	return rc, nil
+}
+
+func (rc *rawClient) api(cmd string) (string, error) {
+	if _, err := io.WriteString(rc.c.nc, "api "+cmd+"\n\n"); err != nil {
+		return "", err
+	}
+	f, err := rc.c.readErr()
+	return f.body, err
+}
+
+func (rc *rawClient) Close() error { return rc.c.nc.Close() }

@@ -1,0 +1,157 @@
+package fakeswitch
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+func TestEventFormats(t *testing.T) {
+	t.Parallel()
+	s := StartT(t)
+
+	t.Run("json", func(t *testing.T) {
+		is := is.New(t)
+		c := dialAuth(t, s)
+		c.cmd("events json BACKGROUND_JOB")
+		r := c.cmd("bgapi originate error/no_answer &park()")
+		f := c.read()
+		is.Equal(f.contentType(), "text/event-json")
+		is.True(!strings.HasSuffix(f.body, "\n")) // no trailing LF
+		var m map[string]string
+		is.NoErr(json.Unmarshal([]byte(f.body), &m))
+		is.Equal(m["Job-UUID"], r.get("Job-UUID"))
+		is.Equal(m["Job-Command-Arg"], "error/no_answer &park()") // not url-encoded
+		is.Equal(m["Content-Length"], "15")
+		is.Equal(m["_body"], "-ERR NO_ANSWER\n")
+	})
+	t.Run("xml", func(t *testing.T) {
+		is := is.New(t)
+		c := dialAuth(t, s)
+		c.cmd("events xml BACKGROUND_JOB")
+		c.cmd("bgapi originate error/no_answer &park()")
+		f := c.read()
+		is.Equal(f.contentType(), "text/event-xml")
+		is.True(strings.HasPrefix(f.body, "<event>\n  <headers>\n    <Event-Name>BACKGROUND_JOB</Event-Name>\n"))
+		is.True(strings.Contains(f.body, "<Job-Command-Arg>error/no_answer%20%26park()</Job-Command-Arg>")) // values url-encoded
+		is.True(strings.HasSuffix(f.body, "  </headers>\n  <Content-Length>15</Content-Length>\n  <body>-ERR NO_ANSWER\n  </body>\n</event>\n"))
+	})
+	t.Run("hangup complete json has Hangup-Cause twice", func(t *testing.T) {
+		is := is.New(t)
+		c := dialAuth(t, s)
+		c.cmd("events json CHANNEL_HANGUP_COMPLETE")
+		id := strings.TrimSpace(strings.TrimPrefix(c.api("originate user/1000 &park()"), "+OK "))
+		c.api("uuid_kill " + id)
+		f := c.read()
+		is.Equal(strings.Count(f.body, `"Hangup-Cause":"NORMAL_CLEARING"`), 2)
+	})
+}
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	c := dialAuth(t, s)
+
+	s.SetFault("api status", Fault{Reply: "-ERR boom\n"})
+	is.Equal(c.api("status"), "-ERR boom\n")
+	is.True(strings.HasPrefix(c.api("version"), "FreeSWITCH Version")) // other apis unaffected
+	s.ClearFault("api status")
+	is.True(strings.HasPrefix(c.api("status"), "UP "))
+
+	s.SetFault("events", Fault{Reply: "-ERR nope"})
+	is.Equal(c.cmd("events plain ALL").get("Reply-Text"), "-ERR nope")
+	s.ClearFault("events")
+
+	s.SetFault("bgapi status", Fault{Reply: "-ERR later\n"})
+	c.cmd("events plain BACKGROUND_JOB")
+	c.cmd("bgapi status")
+	is.Equal(c.read().ev().body, "-ERR later\n")
+
+	s.SendRaw([]byte("Content-Type: text/unknown\n\n"))
+	is.Equal(c.read().contentType(), "text/unknown")
+
+	s.SetFault("nolog", Fault{Drop: true})
+	c.send("nolog")
+	_, err := c.readErr()
+	is.True(err != nil) // dropped
+
+	c2 := dialAuth(t, s)
+	is.Equal(s.ConnectionCount(), 1)
+	s.DropConnections()
+	_, err = c2.readErr()
+	is.True(err != nil)
+	is.True(s.CommandCount("auth") >= 2)
+	is.True(s.Commands()["api status"] == 2)
+}
+
+func TestDeterministicIDs(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	a := StartT(t, WithSeed(42))
+	b := StartT(t, WithSeed(42))
+	is.Equal(a.CoreUUID(), b.CoreUUID())
+	is.Equal(dialAuth(t, a).api("create_uuid"), dialAuth(t, b).api("create_uuid"))
+
+	n := 0
+	s := StartT(t, WithIDSource(func() string {
+		n++
+		return fmt.Sprintf("00000000-0000-0000-0000-%012d", n)
+	}))
+	is.Equal(s.CoreUUID(), "00000000-0000-0000-0000-000000000001")
+	is.Equal(dialAuth(t, s).api("originate user/1000 &park()"), "+OK 00000000-0000-0000-0000-000000000002\n")
+}
+
+func TestScale(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	watch := dialAuth(t, s)
+	watch.cmd("events plain CHANNEL_DESTROY")
+
+	const conns, perConn = 200, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- originateMany(s, i, perConn)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		is.NoErr(err)
+	}
+	is.Equal(len(s.Channels()), conns*perConn) // 1000 live channels
+	is.Equal(watch.api("hupall NORMAL_CLEARING"), "+OK hangup all channels with cause NORMAL_CLEARING\n")
+	for i := 0; i < conns*perConn; i++ {
+		watch.waitEvent("CHANNEL_DESTROY", "")
+	}
+	is.Equal(len(s.Channels()), 0)
+}
+
+// originateMany runs on its own goroutine: it reports errors instead of
+// failing the test.
+func originateMany(s *Server, i, n int) error {
+	c, err := rawDial(s)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for j := 0; j < n; j++ {
+		body, err := c.api(fmt.Sprintf("originate user/%d &park()", 1000+i*n+j))
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(body, "+OK ") {
+			return fmt.Errorf("originate: %q", body)
+		}
+	}
+	return nil
+}
