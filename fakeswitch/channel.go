@@ -533,6 +533,9 @@ func (ch *channel) executeCompleteLocked(a app, resp string) {
 	}
 }
 
+// maxDTMF bounds the digits buffered for play_and_get_digits.
+const maxDTMF = 128
+
 // recvDTMFLocked: digits arrive on the channel (DTMF events) and are
 // buffered for play_and_get_digits.
 func (ch *channel) recvDTMFLocked(digits, source string) {
@@ -543,7 +546,9 @@ func (ch *channel) recvDTMFLocked(digits, source string) {
 		}
 		ch.chanEventLocked("DTMF", "switch_channel.c", "switch_channel_dequeue_dtmf", 677, false,
 			header{"DTMF-Digit", string(d)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", source})
-		ch.dtmf = append(ch.dtmf, d)
+		if len(ch.dtmf) < maxDTMF {
+			ch.dtmf = append(ch.dtmf, d)
+		}
 	}
 	ch.poke()
 }

@@ -155,3 +155,24 @@ func originateMany(s *Server, i, n int) error {
 	}
 	return nil
 }
+
+func TestHeartbeatAndFilters(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	c := dialAuth(t, s)
+	c.cmd("events plain ALL")
+	c.cmd("filter Unique-ID " + u1)
+	s.Heartbeat() // dropped: no Unique-ID header
+	c.cmd("filter Event-Name HEARTBEAT")
+	s.Heartbeat()
+	e := c.read().ev()
+	is.Equal(e.get("Event-Name"), "HEARTBEAT") // the first one never arrived
+	is.Equal(e.get("Event-Info"), "System Ready")
+	seq1 := e.get("Event-Sequence")
+	c.cmd("filter delete Event-Name HEARTBEAT")
+	c.cmd("filter Event-Name /^HEART/")
+	s.Heartbeat()
+	e = c.read().ev()
+	is.True(e.get("Event-Sequence") > seq1)
+}

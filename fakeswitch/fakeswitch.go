@@ -7,30 +7,54 @@
 // Point an inbound client at [Server.Addr] with [Server.Password]; place a
 // call into an outbound (socket) application with [Server.Call]; steer the far
 // end from the test with [Server.SendDTMF] and [Server.Hangup]; assert on
-// [Server.Channels] and [Server.CommandCount].
+// [Server.Channels] and [Server.CommandCount]:
 //
 //	func TestMyApp(t *testing.T) {
-//		s := fakeswitch.StartT(t)
-//		c, err := net.Dial("tcp", s.Addr()) // or your ESL client
+//		s := fakeswitch.StartT(t) // closed when the test ends
+//		client := dialMyClient(t, s.Addr(), s.Password())
+//		// "api originate user/1000 &park()" rings briefly, answers, replies
+//		// "+OK <uuid>" and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
 //		...
-//		// "api originate user/1000 &park()" answers after a short ring
-//		// and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
+//		if err := s.Hangup(uuid, "USER_BUSY"); err != nil { // the far end hangs up
+//			t.Fatal(err)
+//		}
 //	}
 //
 // # What is simulated
 //
-// Dial paths user/<n> and loopback/<x> ring briefly and answer; error/<cause>
-// fails with that cause; [WithDialPath] configures other behaviour (answer
-// after a delay, busy, no answer, reject with a cause). Each originate creates
-// one channel: a real loopback call also creates the "-b" leg that runs the
-// dialplan, fakeswitch does not. There is no dialplan: the extension form of
+// Inbound: auth and userauth, api, bgapi (a client Job-UUID is honoured),
+// event(s) plain|json|xml, nixevent, noevents, filter (FreeSWITCH's whitelist
+// semantics), sendevent, sendmsg (execute with event-lock, hangup), linger,
+// log/nolog, divert_events, exit. APIs: status, uptime, version, create_uuid,
+// originate, uuid_bridge, uuid_kill, uuid_answer, uuid_pre_answer, uuid_park,
+// uuid_getvar, uuid_setvar, uuid_send_dtmf, uuid_recv_dtmf, uuid_exists,
+// uuid_dump, show channels|calls, hupall. Anything else gets FreeSWITCH's
+// "-ERR <cmd> Command not found!". Outbound ([Server.Call]): connect,
+// myevents, getvar, linger/nolinger, exit, plus everything above, in async
+// full mode only.
+//
+// Dial paths user/<n> and loopback/<x> ring for [WithRingDuration] and
+// answer; error/<cause> fails with that cause; [WithDialPath] configures other
+// behaviour (answer after a delay, busy, no answer, reject with a cause). Each
+// originate creates one channel: a real loopback call also creates the "-b"
+// leg that runs the dialplan, fakeswitch does not, so uuid_send_dtmf only
+// reaches a bridged peer. There is no dialplan: the extension form of
 // originate parks the call. Media is simulated by time: playback and say
 // complete after [WithPlaybackDuration], sleep after its argument, and
 // play_and_get_digits collects digits sent with SendDTMF or uuid_recv_dtmf.
+// Applications: answer, pre_answer, park, playback, say, sleep, hangup, bridge,
+// set, export, play_and_get_digits, socket.
 //
-// Events carry the header set FreeSWITCH writes (Event-*, Channel-*, Caller-*,
-// variable_* on the events that have them), with the fake's own host name,
-// addresses and ids.
+// Events carry the header names, in the order FreeSWITCH 1.10 writes them
+// (Event-*, Channel-*, Caller-*, Other-Leg-*, variable_* on the events that
+// have them), with the fake's own host name, addresses, ids and times.
+// CHANNEL_OUTGOING, PRESENCE_IN, CALL_UPDATE, CODEC and log lines are not
+// sent; HEARTBEAT only when [Server.Heartbeat] is called.
+//
+// Fault injection: [Server.SetFault] delays, fails or drops a command,
+// [Server.DropConnections] cuts every connection, [Server.SendRaw] writes any
+// bytes to the inbound clients. [WithSeed] and [WithIDSource] make ids
+// deterministic.
 //
 // # Concurrency
 //
@@ -407,4 +431,29 @@ func (s *Server) Hangup(uuid string, cause string) error {
 	}
 	ch.hangupLocked(strings.ToUpper(cause))
 	return nil
+}
+
+// Heartbeat fires a HEARTBEAT event now (FreeSWITCH sends one every 20 s by
+// default; fakeswitch only when asked), for testing subscriptions and filters.
+func (s *Server) Heartbeat() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	up := time.Since(s.started)
+	e := s.newEventLocked("HEARTBEAT", "switch_core.c", "send_heartbeat", 95)
+	e.add("Event-Info", "System Ready")
+	e.add("Up-Time", fmt.Sprintf("0 years, %d days, %d hours, %d minutes, %d seconds, %d milliseconds, %d microseconds",
+		up/(24*time.Hour), up/time.Hour%24, up/time.Minute%60, up/time.Second%60, up/time.Millisecond%1000, up/time.Microsecond%1000))
+	e.add("FreeSWITCH-Version", fsVersion)
+	e.add("Uptime-msec", fmt.Sprint(up.Milliseconds()))
+	e.add("Session-Count", fmt.Sprint(len(s.chans)))
+	e.add("Max-Sessions", "1000")
+	e.add("Session-Per-Sec", "200")
+	e.add("Session-Per-Sec-Last", "0")
+	e.add("Session-Per-Sec-Max", "0")
+	e.add("Session-Per-Sec-FiveMin", "0")
+	e.add("Session-Since-Startup", fmt.Sprint(s.sessions))
+	e.add("Session-Peak-Max", fmt.Sprint(s.peak))
+	e.add("Session-Peak-FiveMin", fmt.Sprint(s.peak))
+	e.add("Idle-CPU", "99.000000")
+	s.fireLocked(e)
 }
