@@ -3,6 +3,7 @@ package fakeswitch
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -176,4 +177,18 @@ func TestHeartbeatAndFilters(t *testing.T) {
 	e = c.read().ev()
 	seq2 := e.get("Event-Sequence")
 	is.True(len(seq2) > len(seq1) || len(seq2) == len(seq1) && seq2 > seq1) // a later event
+}
+
+func TestServeConnPipe(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	a, b := net.Pipe()
+	is.NoErr(s.ServeConn(a))
+	c := newClient(t, b)
+	is.Equal(c.read().contentType(), "auth/request")
+	is.Equal(c.cmd("auth ClueCon").get("Reply-Text"), "+OK accepted")
+	is.Equal(c.api("version"), fsVersionLine)
+	is.NoErr(s.Close())
+	is.Equal(s.ServeConn(a), ErrClosed)
 }

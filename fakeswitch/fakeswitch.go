@@ -246,13 +246,22 @@ func (s *Server) accept() {
 			}
 			return
 		}
-		c := s.newConn(nc, nil)
-		if c == nil {
-			continue
-		}
-		c.enqueue([]byte("Content-Type: auth/request\n\n"))
-		c.start()
+		_ = s.ServeConn(nc)
 	}
+}
+
+// ServeConn serves an inbound ESL client on nc (for example one end of
+// net.Pipe) as if it had dialled Addr: it sends the auth/request greeting
+// and returns; the connection is served until either side closes it or the
+// Server closes. It returns ErrClosed (and closes nc) after Close.
+func (s *Server) ServeConn(nc net.Conn) error {
+	c := s.newConn(nc, nil)
+	if c == nil {
+		return ErrClosed
+	}
+	c.enqueue([]byte("Content-Type: auth/request\n\n"))
+	c.start()
+	return nil
 }
 
 // newUUIDLocked returns a fresh UUID from the id source; s.mu must be held
