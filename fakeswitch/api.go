@@ -59,7 +59,7 @@ func (s *Server) runAPI(line string, c *conn) string {
 			x.transferSource = fmt.Sprintf("%d:%s:uuid_br:%s", time.Now().Unix(), s.newUUIDLocked(), b.uuid)
 			x.setVarLocked("transfer_source", x.transferSource)
 		}
-		s.bridgeLocked(a, b)
+		s.bridgeLocked(a, b, true)
 		return "+OK " + b.uuid + "\n"
 	case "uuid_kill", "uuid_answer", "uuid_park", "uuid_getvar", "uuid_setvar", "uuid_send_dtmf",
 		"uuid_recv_dtmf", "uuid_dump", "uuid_exists", "uuid_pre_answer":

@@ -204,7 +204,7 @@ func (ch *channel) bridgeApp(dial string) string {
 	}
 	s.mu.Lock()
 	ch.answerLocked()
-	s.bridgeLocked(ch, peer)
+	s.bridgeLocked(ch, peer, false)
 	s.mu.Unlock()
 	select {
 	case <-ch.hup:
@@ -215,15 +215,10 @@ func (ch *channel) bridgeApp(dial string) string {
 }
 
 // bridgeLocked joins two answered channels: they leave park, a gets
-// CHANNEL_BRIDGE, and from now on they hang up together.
-func (s *Server) bridgeLocked(a, b *channel) {
-	for _, c := range []*channel{a, b} {
-		if p := c.parked; p != nil {
-			c.parked = nil
-			c.chanEventLocked("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1290, true)
-			c.executeCompleteLocked(*p, "_none_")
-		}
-	}
+// CHANNEL_BRIDGE, and from now on they hang up together. viaAPI adds what
+// uuid_bridge (a transfer in FreeSWITCH) sends: the state changes to
+// CS_SOFT_EXECUTE and a CHANNEL_EXECUTE uuid_bridge on both legs.
+func (s *Server) bridgeLocked(a, b *channel, viaAPI bool) {
 	a.peer, b.peer = b, a
 	a.bridgeA = true
 	for _, p := range [][2]*channel{{a, b}, {b, a}} {
@@ -234,7 +229,24 @@ func (s *Server) bridgeLocked(a, b *channel) {
 		x.setVarLocked("bridge_uuid", y.uuid)
 		x.setVarLocked("signal_bond", y.uuid)
 	}
-	a.state, a.stateNum = "CS_SOFT_EXECUTE", stateNumbers["CS_SOFT_EXECUTE"]
+	for _, c := range []*channel{a, b} {
+		if p := c.parked; p != nil {
+			c.parked = nil
+			c.chanEventLocked("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1290, true)
+			c.executeCompleteLocked(*p, "_none_")
+		}
+		if viaAPI {
+			c.setStateLocked("CS_HIBERNATE")
+			c.setStateLocked("CS_RESET")
+			c.setStateLocked("CS_SOFT_EXECUTE")
+		}
+	}
+	if viaAPI {
+		a.executeLocked(app{name: "uuid_bridge", arg: b.uuid})
+		b.executeLocked(app{name: "uuid_bridge", arg: a.uuid})
+	} else {
+		a.state, a.stateNum = "CS_SOFT_EXECUTE", stateNumbers["CS_SOFT_EXECUTE"]
+	}
 	a.chanEventPreLocked("CHANNEL_BRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1614, true,
 		[]header{{"Bridge-A-Unique-ID", a.uuid}, {"Bridge-B-Unique-ID", b.uuid}})
 	b.setStateLocked("CS_EXCHANGE_MEDIA")

@@ -515,7 +515,9 @@ func (ch *channel) executeLocked(a app) {
 	if a.arg != "" {
 		extra = append(extra, header{"Application-Data", a.arg})
 	}
-	extra = append(extra, header{"Application-UUID", a.uuid})
+	if a.uuid != "" { // uuid_bridge's pseudo-application has none
+		extra = append(extra, header{"Application-UUID", a.uuid})
+	}
 	ch.chanEventLocked("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944, true, extra...)
 }
 

@@ -229,3 +229,57 @@ func diffNames(got, want []string) string {
 	}
 	return fmt.Sprintf("  at %d: got %v, want %v", i, end(got), end(want))
 }
+
+func TestTranscriptSendmsg(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	want := captured(t, "sendmsg.raw")
+	s := StartT(t)
+	c := dialAuth(t, s)
+	c.cmd("events plain ALL")
+	c.cmd("filter Unique-ID " + u1)
+	c.api("originate {origination_uuid=" + u1 + ",return_ring_ready=true}user/1000 &park()")
+	c.waitEvent("CHANNEL_PARK", u1)
+	r := c.cmd("sendmsg " + u1 + "\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://300\nevent-lock: true\nEvent-UUID: 839a80cd-c1c6-4cd0-a091-cd3ea3a6a47d")
+	is.Equal(r.hdr, want[0].hdr) // identical +OK reply
+	var got []frame
+	for {
+		f := c.read()
+		got = append(got, f)
+		if f.ev().get("Event-Name") == "PRIVATE_COMMAND" {
+			break
+		}
+	}
+	compareEvents(t, got, want[1:])
+}
+
+func TestTranscriptUUIDBridge(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	want := captured(t, "uuid_bridge.raw")
+	s := StartT(t)
+	c := dialAuth(t, s)
+	c.cmd("events plain CHANNEL_PARK")
+	c.api("originate {origination_uuid=" + u1 + ",return_ring_ready=true}user/1000 &park()")
+	c.api("originate {origination_uuid=" + u2 + "}user/2000 &park()")
+	for parked := map[string]bool{}; len(parked) < 2; {
+		parked[c.waitEvent("CHANNEL_PARK", "").get("Unique-ID")] = true
+	}
+	c.cmd("events plain ALL")
+	c.cmd("filter Unique-ID " + u1)
+	c.cmd("filter Unique-ID " + u2)
+	c.send("api uuid_bridge " + u1 + " " + u2)
+	r := c.read()
+	is.Equal(names(r.hdr), names(want[0].hdr))
+	is.Equal(r.body, "+OK "+u2+"\n")
+	var got []frame
+	for {
+		f := c.read()
+		got = append(got, f)
+		e := f.ev()
+		if e.get("Event-Name") == "CHANNEL_STATE" && e.get("Channel-State") == "CS_EXCHANGE_MEDIA" {
+			break
+		}
+	}
+	compareEvents(t, got, want[1:])
+}
