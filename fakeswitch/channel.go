@@ -24,6 +24,7 @@ var causeQ850 = map[string]int{
 type app struct {
 	name, arg, uuid string
 	hangup          string // a call-command hangup (cause) instead of an application
+	lock            bool   // sent with event-lock: waits for the applications before it
 	privEvent       *event // a PRIVATE_COMMAND echo to fire in order
 }
 
@@ -381,11 +382,10 @@ func (ch *channel) sendmsgLocked(cmd *command, rest string) {
 		if cause == "" {
 			cause = "NORMAL_CLEARING"
 		}
-		if strings.EqualFold(cmd.get("event-lock"), "true") {
-			ch.queueLocked(app{hangup: cause})
-		} else {
-			ch.hangupLocked(cause)
-		}
+		// Without event-lock the hangup does not wait for queued
+		// applications: it interrupts the one that is running (S2 in
+		// outbound.txt); see sleep.
+		ch.queueLocked(app{hangup: cause, lock: strings.EqualFold(cmd.get("event-lock"), "true")})
 	case "unicast", "nomedia", "xferext":
 	}
 }
@@ -609,16 +609,35 @@ func (ch *channel) run() {
 }
 
 // sleep waits d unless the channel hangs up or the server closes; it
-// reports whether the full time passed.
+// reports whether the full time passed. A hangup queued without event-lock
+// interrupts it.
 func (ch *channel) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ch.hup:
-		return false
-	case <-ch.s.done:
-		return false
+	for {
+		ch.hangupUnlocked()
+		select {
+		case <-t.C:
+			return true
+		case <-ch.hup:
+			return false
+		case <-ch.s.done:
+			return false
+		case <-ch.wake:
+		}
+	}
+}
+
+// hangupUnlocked runs a hangup queued without event-lock, if any.
+func (ch *channel) hangupUnlocked() {
+	s := ch.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, a := range ch.apps {
+		if a.hangup != "" && !a.lock {
+			ch.apps = append(ch.apps[:i:i], ch.apps[i+1:]...)
+			ch.hangupLocked(a.hangup)
+			return
+		}
 	}
 }

@@ -156,10 +156,17 @@ func (c *client) read() frame {
 func (c *client) cmd(cmd string) frame {
 	c.t.Helper()
 	c.send(cmd)
+	return c.reply()
+}
+
+// reply returns the next frame that is not an event; events read meanwhile
+// are kept for read.
+func (c *client) reply() frame {
+	c.t.Helper()
 	for {
 		f, err := c.readErr()
 		if err != nil {
-			c.t.Fatalf("%s: %v", cmd, err)
+			c.t.Fatalf("reply: %v", err)
 		}
 		if strings.HasPrefix(f.contentType(), "text/event-") {
 			c.pending = append(c.pending, f)

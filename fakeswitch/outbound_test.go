@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 )
@@ -59,7 +60,7 @@ func TestOutboundConnect(t *testing.T) {
 		"sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://500\nevent-lock: true\n\n" +
 		"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\nevent-lock: true\n\n")
 	for i := 0; i < 3; i++ {
-		is.Equal(c.read().get("Reply-Text"), "+OK")
+		is.Equal(c.reply().get("Reply-Text"), "+OK")
 	}
 	got := c.eventNames(call.UUID(), "CHANNEL_HANGUP_COMPLETE")
 	is.Equal(got, []string{"CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_EXECUTE",
@@ -142,4 +143,19 @@ func TestCallDialFails(t *testing.T) {
 	ln.Close()
 	_, err = s.Call(t.Context(), addr, nil)
 	is.True(err != nil) // nothing listens there
+}
+
+func TestOutboundHangupWithoutEventLock(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t, WithPlaybackDuration(time.Minute))
+	call, c, _ := outbound(t, s, nil)
+	c.cmd("myevents")
+	// As S2 in outbound.txt: the unlocked hangup interrupts the playback.
+	c.send("sendmsg\ncall-command: execute\nexecute-app-name: answer\n\n" +
+		"sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://3000\n\n" +
+		"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n")
+	got := c.eventNames(call.UUID(), "CHANNEL_HANGUP_COMPLETE")
+	is.Equal(got[:6], []string{"CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_EXECUTE",
+		"CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE"}) // HANGUP before the playback completes
 }

@@ -283,3 +283,30 @@ func TestTranscriptUUIDBridge(t *testing.T) {
 	}
 	compareEvents(t, got, want[1:])
 }
+
+func TestTranscriptOutboundSession(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	want := captured(t, "outbound_s1.raw")
+	s := StartT(t)
+	call, c, _ := outbound(t, s, nil)
+	c.send("myevents")
+	c.send("linger")
+	c.send("sendmsg\ncall-command: execute\nexecute-app-name: answer\nevent-lock: true\n\n" +
+		"sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://500\nevent-lock: true\n\n" +
+		"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\nevent-lock: true\n\n")
+	for i := 0; i < 5; i++ {
+		is.Equal(c.reply().hdr, want[i].hdr) // identical command replies
+	}
+	var got []frame
+	for {
+		f := c.read()
+		if f.contentType() == "text/disconnect-notice" {
+			is.Equal(names(f.hdr), names(want[len(want)-1].hdr))
+			is.Equal(f.get("Controlled-Session-UUID"), call.UUID())
+			break
+		}
+		got = append(got, f)
+	}
+	compareEvents(t, got, want[5:len(want)-1])
+}
