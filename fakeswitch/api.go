@@ -308,7 +308,14 @@ func (s *Server) originateLeg(dial string, vars []header) (*channel, string) {
 	ch.setStateLocked("CS_CONSUME_MEDIA")
 	s.mu.Unlock()
 
-	if b.Delay > 0 && !ch.sleep(b.Delay) {
+	delay := b.Delay
+	for _, v := range vars {
+		// originate_timeout cuts a longer ring short with NO_ANSWER.
+		if n, err := strconv.Atoi(v.value); v.name == "originate_timeout" && err == nil && n > 0 && time.Duration(n)*time.Second < delay {
+			delay, b.Cause = time.Duration(n)*time.Second, "NO_ANSWER"
+		}
+	}
+	if delay > 0 && !ch.sleep(delay) {
 		s.mu.Lock()
 		cause := ch.cause
 		s.mu.Unlock()

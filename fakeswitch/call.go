@@ -27,7 +27,8 @@ func AnswerAfter(d time.Duration) DialBehavior { return DialBehavior{Delay: d} }
 // Busy fails the call with USER_BUSY at once.
 func Busy() DialBehavior { return DialBehavior{Cause: "USER_BUSY"} }
 
-// NoAnswer rings for d, then fails with NO_ANSWER (as originate_timeout does).
+// NoAnswer rings for d, then fails with NO_ANSWER (as originate_timeout
+// does). An originate_timeout variable shorter than d ends the ring earlier.
 func NoAnswer(d time.Duration) DialBehavior { return DialBehavior{Delay: d, Cause: "NO_ANSWER"} }
 
 // Reject fails the call with cause at once (e.g. "CALL_REJECTED").

@@ -211,3 +211,14 @@ func TestApps(t *testing.T) {
 	e := c.waitEvent("CHANNEL_HANGUP_COMPLETE", u1)
 	is.Equal(e.get("Hangup-Cause"), "NORMAL_CLEARING")
 }
+
+func TestOriginateTimeout(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t, WithDialPath("user/3006", NoAnswer(time.Hour))) // rings "forever"
+	c := dialAuth(t, s)
+	c.cmd("events plain CHANNEL_HANGUP_COMPLETE")
+	is.Equal(c.api("originate {originate_timeout=1}user/3006 &park()"), "-ERR NO_ANSWER\n")
+	e := c.waitEvent("CHANNEL_HANGUP_COMPLETE", "")
+	is.Equal(e.get("Hangup-Cause"), "NO_ANSWER") // the ringing channel ended too
+}

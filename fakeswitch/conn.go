@@ -41,7 +41,14 @@ type conn struct {
 	logLevel   int
 	logging    bool
 	divert     bool
+	lost       int // events dropped because the queue was full
 }
+
+// maxQueue and maxLost follow mod_event_socket's MAX_QUEUE_LEN and MAX_MISSED.
+const (
+	maxQueue = 100000
+	maxLost  = 500
+)
 
 func (s *Server) newConn(nc net.Conn, ch *channel) *conn {
 	c := &conn{s: s, nc: nc, ch: ch, done: make(chan struct{}), wake: make(chan struct{}, 1), names: map[string]bool{}, subclasses: map[string]bool{}}
@@ -191,6 +198,20 @@ func (c *conn) deliver(e *event) {
 		b = e.xmlBytes()
 	default:
 		b = e.plainBytes()
+	}
+	if len(c.queue)+len(c.held) >= maxQueue {
+		// As FreeSWITCH: a listener that does not read loses events, and
+		// after too many it is disconnected.
+		c.lost++
+		if c.lost == maxLost {
+			c.s.cfg.logger.Warn("fakeswitch: too many lost events, closing connection", "remote", c.nc.RemoteAddr().String())
+			c.s.wg.Add(1)
+			go func() { // shutdown takes s.mu, which the caller holds
+				defer c.s.wg.Done()
+				c.shutdown()
+			}()
+		}
+		return
 	}
 	if c.holding {
 		c.held = append(c.held, b)

@@ -29,6 +29,7 @@ func TestEventFormats(t *testing.T) {
 		is.Equal(m["Job-Command-Arg"], "error/no_answer &park()") // not url-encoded
 		is.Equal(m["Content-Length"], "15")
 		is.Equal(m["_body"], "-ERR NO_ANSWER\n")
+		is.True(strings.Contains(f.body, `"Job-Command-Arg":"error/no_answer &park()"`)) // no HTML escaping, as cJSON
 	})
 	t.Run("xml", func(t *testing.T) {
 		is := is.New(t)

@@ -114,11 +114,9 @@ func (e *event) jsonBytes() []byte {
 			in.WriteByte(',')
 		}
 		first = false
-		kb, _ := json.Marshal(k)
-		vb, _ := json.Marshal(v)
-		in.Write(kb)
+		writeJSONString(&in, k)
 		in.WriteByte(':')
-		in.Write(vb)
+		writeJSONString(&in, v)
 	}
 	for _, h := range e.headers {
 		put(h.name, h.value)
@@ -133,6 +131,16 @@ func (e *event) jsonBytes() []byte {
 	out.Write(in.Bytes())
 	e.js = out.Bytes()
 	return e.js
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping (cJSON,
+// which FreeSWITCH uses, writes <, > and & as they are).
+func writeJSONString(b *bytes.Buffer, s string) {
+	var tmp bytes.Buffer
+	enc := json.NewEncoder(&tmp)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	b.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
 }
 
 // xmlBytes renders text/event-xml; values are percent-encoded inside the
