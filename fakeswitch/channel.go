@@ -1,6 +1,7 @@
 package fakeswitch
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,7 @@ func (s *Server) newChannelLocked(uuid, name, direction, dest string) *channel {
 	ch.setVarLocked("uuid", uuid)
 	ch.setVarLocked("call_uuid", uuid)
 	s.chans[uuid] = ch
+	s.logLocked(5, "switch_channel.c", "switch_channel_set_name", 1142, uuid, "New Channel "+name+" ["+uuid+"]")
 	if n := len(s.chans); n > s.peak {
 		s.peak = n
 	}
@@ -152,6 +154,21 @@ func (s *Server) addCommonLocked(e *event, name, file, fn string, line int) {
 	e.add("Event-Calling-Function", fn)
 	e.add("Event-Calling-Line-Number", strconv.Itoa(line))
 	e.add("Event-Sequence", strconv.FormatUint(s.seq, 10))
+}
+
+// logLocked sends a log/data line to the connections that asked for logs
+// of this level ("log <level>"), in FreeSWITCH's format.
+func (s *Server) logLocked(level int, file, fn string, line int, uuid, msg string) {
+	if s.closed {
+		return
+	}
+	names := map[int]string{0: "CONSOLE", 1: "ALERT", 2: "CRIT", 3: "ERR", 4: "WARNING", 5: "NOTICE", 6: "INFO", 7: "DEBUG"}
+	body := fmt.Sprintf("%s 99.00%% [%s] %s:%d %s\n", time.Now().Format("2006-01-02 15:04:05.000000"), names[level], file, line, msg)
+	b := []byte(fmt.Sprintf("Content-Type: log/data\nContent-Length: %d\nLog-Level: %d\nText-Channel: 0\nLog-File: %s\nLog-Func: %s\nLog-Line: %d\nUser-Data: %s\n\n%s",
+		len(body), level, file, fn, line, uuid, body))
+	for c := range s.conns {
+		c.deliverLog(b, level)
+	}
 }
 
 // fireLocked delivers an event to every connection that wants it.
@@ -402,6 +419,8 @@ func (ch *channel) hangupLocked(cause string) {
 	ch.stateNum = stateNumbers["CS_HANGUP"]
 	ch.setVarLocked("hangup_cause", cause)
 	ch.setVarLocked("hangup_cause_q850", strconv.Itoa(causeQ850[cause]))
+	ch.s.logLocked(5, "switch_channel.c", "switch_channel_perform_hangup", 3445, ch.uuid,
+		fmt.Sprintf("Hangup %s [%s] [%s]", ch.name, ch.state, cause))
 	ch.chanEventLocked("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445, true)
 	close(ch.hup)
 	if p := ch.peer; p != nil {

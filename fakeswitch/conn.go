@@ -224,6 +224,25 @@ func (c *conn) deliver(e *event) {
 	}
 }
 
+// deliverLog offers a log line to this connection (after "log <level>").
+// Called with s.mu held.
+func (c *conn) deliverLog(b []byte, level int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.logging || level > c.logLevel || c.closeAfter {
+		return
+	}
+	if c.holding {
+		c.held = append(c.held, b)
+		return
+	}
+	c.queue = append(c.queue, b)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // myEventNames is what myevents subscribes to (captures/README.md §5.6).
 var myEventNames = []string{
 	"CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP",

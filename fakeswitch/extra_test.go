@@ -193,3 +193,19 @@ func TestServeConnPipe(t *testing.T) {
 	is.NoErr(s.Close())
 	is.Equal(s.ServeConn(a), ErrClosed)
 }
+
+func TestLog(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	c := dialAuth(t, s)
+	is.Equal(c.cmd("log 5").get("Reply-Text"), "+OK log level 5 [5]")
+	c.send("api originate {origination_uuid=" + u1 + "}user/1000 &park()")
+	is.Equal(c.read().contentType(), "api/response") // log lines wait for the api reply
+	l := c.read()
+	is.Equal(l.contentType(), "log/data")
+	is.Equal(names(l.hdr), []string{"Content-Type", "Content-Length", "Log-Level", "Text-Channel", "Log-File", "Log-Func", "Log-Line", "User-Data"})
+	is.Equal(l.get("User-Data"), u1)
+	is.True(strings.Contains(l.body, "[NOTICE] switch_channel.c:1142 New Channel user/1000 ["+u1+"]\n"))
+	is.Equal(c.cmd("nolog").get("Reply-Text"), "+OK no longer logging")
+}

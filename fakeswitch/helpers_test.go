@@ -159,7 +159,7 @@ func (c *client) cmd(cmd string) frame {
 	return c.reply()
 }
 
-// reply returns the next frame that is not an event; events read meanwhile
+// reply returns the next frame that is not an event or log line; those read meanwhile
 // are kept for read.
 func (c *client) reply() frame {
 	c.t.Helper()
@@ -168,7 +168,7 @@ func (c *client) reply() frame {
 		if err != nil {
 			c.t.Fatalf("reply: %v", err)
 		}
-		if strings.HasPrefix(f.contentType(), "text/event-") {
+		if strings.HasPrefix(f.contentType(), "text/event-") || f.contentType() == "log/data" {
 			c.pending = append(c.pending, f)
 			continue
 		}
