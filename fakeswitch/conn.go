@@ -75,15 +75,16 @@ func (c *conn) start() {
 // shutdown closes the connection at once.
 func (c *conn) shutdown() {
 	c.closeOnce.Do(func() {
-		close(c.done)
-		_ = c.nc.Close()
+		// Forget the connection first, so that whoever sees it closed also
+		// sees it gone from ConnectionCount.
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
-		ch := c.ch
-		if ch != nil {
+		if ch := c.ch; ch != nil {
 			ch.connGoneLocked(c)
 		}
 		c.s.mu.Unlock()
+		close(c.done)
+		_ = c.nc.Close()
 	})
 }
 

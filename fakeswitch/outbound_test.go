@@ -159,3 +159,42 @@ func TestOutboundHangupWithoutEventLock(t *testing.T) {
 	is.Equal(got[:6], []string{"CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_EXECUTE",
 		"CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE"}) // HANGUP before the playback completes
 }
+
+func TestSocketApp(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t, WithHostname("pbx1"), WithRingDuration(0))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	defer ln.Close()
+	in := dialAuth(t, s)
+	// originate … &socket(addr async full) hands the new call to the app.
+	r := in.api("originate {origination_uuid=" + u1 + "}user/1000 &socket(" + ln.Addr().String() + " async full)")
+	is.Equal(r, "+OK "+u1+"\n")
+	nc, err := ln.Accept()
+	is.NoErr(err)
+	c := newClient(t, nc)
+	data := c.cmd("connect")
+	is.Equal(data.get("Unique-ID"), u1)
+	is.Equal(data.get("FreeSWITCH-Hostname"), "pbx1")
+	is.Equal(data.get("variable_current_application"), "socket")
+	c.cmd("myevents")
+	is.NoErr(s.Hangup(u1, "NORMAL_CLEARING"))
+	e := c.waitEvent("CHANNEL_EXECUTE_COMPLETE", u1)
+	is.Equal(e.get("Application"), "socket") // the socket app ends at hangup
+}
+
+func TestCallHungUp(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	call, c, _ := outbound(t, s, map[string]string{"caller_id_name": "Alice"})
+	info, ok := s.Channel(call.UUID())
+	is.True(ok)
+	is.Equal(info.Direction, "inbound")
+	is.Equal(call.Cause(), "")
+	c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: pre_answer")
+	c.cmd("sendmsg\ncall-command: hangup\nhangup-cause: USER_BUSY\nevent-lock: true")
+	<-call.HungUp()
+	is.Equal(call.Cause(), "USER_BUSY")
+}
