@@ -296,12 +296,16 @@ func (s *Server) originateLeg(dial string, vars []header) (*channel, string) {
 	if presence != "" {
 		ch.setVarLocked("presence_id", presence)
 	}
+	// Channel-State is the running state, Channel-State-Number the state
+	// already requested: FreeSWITCH's originate shows them one step apart.
+	ch.state, ch.stateNum = "CS_NONE", stateNumbers["CS_INIT"]
 	if uuid != "" {
 		ch.chanEventPreLocked("CHANNEL_UUID", "switch_core_session.c", "switch_core_session_set_uuid", 2051, true,
 			[]header{{"Old-Unique-ID", s.newUUIDLocked()}})
 	}
 	ch.presence = presence
 	ch.setStateLocked("CS_INIT")
+	ch.stateNum = stateNumbers["CS_ROUTING"]
 	ch.chanEventLocked("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 611, true)
 	ch.chanEventLocked("CHANNEL_ORIGINATE", "switch_core_session.c", "switch_core_session_outgoing_channel", 725, true)
 	ch.setStateLocked("CS_ROUTING")

@@ -33,7 +33,6 @@ func (ch *channel) exec(a app) {
 	switch a.name {
 	case "answer":
 		ch.answerLocked()
-		resp = "+OK"
 	case "pre_answer":
 		ch.preAnswerLocked()
 	case "park":
@@ -230,10 +229,14 @@ func (s *Server) bridgeLocked(a, b *channel, viaAPI bool) {
 		x.setVarLocked("signal_bond", y.uuid)
 	}
 	for _, c := range []*channel{a, b} {
+		if viaAPI {
+			// The transfer requests CS_HIBERNATE before the legs unpark.
+			c.stateNum = stateNumbers["CS_HIBERNATE"]
+		}
 		if p := c.parked; p != nil {
 			c.parked = nil
 			c.chanEventLocked("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1290, true)
-			c.executeCompleteLocked(*p, "_none_")
+			c.executeCompleteLocked(*p, "")
 		}
 		if viaAPI {
 			c.setStateLocked("CS_HIBERNATE")

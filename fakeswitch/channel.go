@@ -434,7 +434,7 @@ func (ch *channel) finishHangupLocked() <-chan struct{} {
 	if a := ch.parked; a != nil {
 		ch.parked = nil
 		ch.chanEventLocked("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1290, true)
-		ch.executeCompleteLocked(*a, "_none_")
+		ch.executeCompleteLocked(*a, "")
 	}
 	if p := ch.peer; p != nil {
 		if ch.bridgeA {
@@ -511,7 +511,7 @@ func (ch *channel) connGoneLocked(c *conn) {
 	if a := ch.parked; a != nil && a.name == "socket" {
 		ch.parked = nil
 		ch.chanEventLocked("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1290, true)
-		ch.executeCompleteLocked(*a, "_none_")
+		ch.executeCompleteLocked(*a, "")
 	}
 	ch.hangupLocked("NORMAL_CLEARING")
 }
@@ -540,7 +540,16 @@ func (ch *channel) executeLocked(a app) {
 	ch.chanEventLocked("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944, true, extra...)
 }
 
+// executeCompleteLocked fires CHANNEL_EXECUTE_COMPLETE. An empty resp (for
+// park and socket, which end long after they started) repeats the channel's
+// current_application_response, as FreeSWITCH does, or "_none_".
 func (ch *channel) executeCompleteLocked(a app, resp string) {
+	if resp == "" {
+		resp = ch.getVarLocked("current_application_response")
+		if resp == "" {
+			resp = "_none_"
+		}
+	}
 	ch.setVarLocked("current_application_response", resp)
 	extra := []header{{"Application", a.name}}
 	if a.arg != "" {
