@@ -153,15 +153,8 @@ func (s *Server) dialSocket(ch *channel, addr string) error {
 func (s *Server) dialSocketCtx(ctx context.Context, ch *channel, addr string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-finished:
-		}
-	}()
+	stop := context.AfterFunc(s.ctx, cancel) // Close aborts the dial
+	defer stop()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -65,6 +65,7 @@
 package fakeswitch
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -132,7 +133,9 @@ type Server struct {
 	ln       net.Listener
 	coreUUID string
 	started  time.Time
-	done     chan struct{} // closed by Close
+	done     chan struct{}   // closed by Close
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
 	mu        sync.Mutex
@@ -181,6 +184,7 @@ func Start(opts ...Option) (*Server, error) {
 		_, _ = rand.Read(seed[:])
 	}
 	s.rng = mrand.NewChaCha8(seed)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.coreUUID = s.newUUIDLocked()
 	s.wg.Add(1)
 	go s.accept()
@@ -221,6 +225,7 @@ func (s *Server) Close() error {
 		}
 		s.mu.Unlock()
 		close(s.done)
+		s.cancel()
 		_ = s.ln.Close()
 		for _, c := range conns {
 			c.shutdown()

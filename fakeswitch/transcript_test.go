@@ -223,6 +223,9 @@ func TestTranscriptOutboundConnect(t *testing.T) {
 		t.Errorf("connect reply headers differ:\n%s", d)
 	}
 	is.Equal(got.get("Reply-Text"), want.get("Reply-Text"))
+	for _, k := range append(comparedValues, "Caller-Destination-Number", "Socket-Mode", "Control") {
+		is.Equal(got.get(k), want.get(k)) // same value as the capture
+	}
 }
 
 // diffNames describes how got differs from want ("" if equal): the first
