@@ -176,6 +176,8 @@ func (s *Server) fireLocked(e *event) {
 	if s.closed {
 		return
 	}
+	close(s.changed)
+	s.changed = make(chan struct{})
 	for c := range s.conns {
 		c.deliver(e)
 	}

@@ -1,6 +1,8 @@
 package fakeswitch
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -221,4 +223,21 @@ func TestOriginateTimeout(t *testing.T) {
 	is.Equal(c.api("originate {originate_timeout=1}user/3006 &park()"), "-ERR NO_ANSWER\n")
 	e := c.waitEvent("CHANNEL_HANGUP_COMPLETE", "")
 	is.Equal(e.get("Hangup-Cause"), "NO_ANSWER") // the ringing channel ended too
+}
+
+func TestWaitChannels(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	c := dialAuth(t, s)
+	c.send("bgapi originate {origination_uuid=" + u1 + "}user/1000 &park()")
+	answered := func(chs []ChannelInfo) bool { return len(chs) == 1 && chs[0].Answered }
+	is.NoErr(s.WaitChannels(t.Context(), answered))
+	c.send("bgapi uuid_kill " + u1)
+	is.NoErr(s.WaitChannels(t.Context(), func(chs []ChannelInfo) bool { return len(chs) == 0 }))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := s.WaitChannels(ctx, func([]ChannelInfo) bool { return false })
+	is.True(errors.Is(err, context.Canceled))
 }

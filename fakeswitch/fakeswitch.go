@@ -148,6 +148,7 @@ type Server struct {
 	counts    map[string]int
 	faults    map[string]Fault
 	rng       *mrand.ChaCha8
+	changed   chan struct{} // closed and replaced whenever an event fires
 	closeOnce sync.Once
 }
 
@@ -174,6 +175,7 @@ func Start(opts ...Option) (*Server, error) {
 		chans:   map[string]*channel{},
 		counts:  map[string]int{},
 		faults:  map[string]Fault{},
+		changed: make(chan struct{}),
 	}
 	var seed [32]byte
 	if cfg.seed != nil {
@@ -414,6 +416,30 @@ func (s *Server) Channel(uuid string) (ChannelInfo, bool) {
 		return ChannelInfo{}, false
 	}
 	return ch.infoLocked(), true
+}
+
+// WaitChannels blocks until cond holds for the live channels (as Channels
+// returns them) or ctx ends, so tests wait for a state instead of sleeping:
+//
+//	err := s.WaitChannels(ctx, func(chs []fakeswitch.ChannelInfo) bool { return len(chs) == 0 })
+//
+// cond is checked at once and again after every event the server fires.
+func (s *Server) WaitChannels(ctx context.Context, cond func([]ChannelInfo) bool) error {
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if cond(s.Channels()) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("fakeswitch: wait for channels: %w", ctx.Err())
+		case <-s.done:
+			return ErrClosed
+		}
+	}
 }
 
 // SendDTMF makes the caller on channel uuid press digits: one DTMF event per
