@@ -332,3 +332,28 @@ func TestTranscriptOutboundSession(t *testing.T) {
 	}
 	compareEvents(t, got, want[5:len(want)-1])
 }
+
+// TestTranscriptByteExact replays the client bytes of the captured
+// connections B (wrong password) and C (commands before auth, exit) and
+// expects FreeSWITCH's server bytes exactly, up to the close.
+func TestTranscriptByteExact(t *testing.T) {
+	t.Parallel()
+	for _, conn := range []string{"B", "C"} {
+		t.Run(conn, func(t *testing.T) {
+			is := is.New(t)
+			in, err := os.ReadFile("testdata/conn" + conn + ".client")
+			is.NoErr(err)
+			want, err := os.ReadFile("testdata/conn" + conn + ".server")
+			is.NoErr(err)
+			s := StartT(t)
+			nc, err := net.Dial("tcp", s.Addr())
+			is.NoErr(err)
+			defer nc.Close()
+			_, err = nc.Write(in)
+			is.NoErr(err)
+			got, err := io.ReadAll(nc) // until the switch closes the connection
+			is.NoErr(err)
+			is.Equal(string(got), string(want))
+		})
+	}
+}
