@@ -10,6 +10,9 @@ import (
 // application's effect (simulated time for media), CHANNEL_EXECUTE_COMPLETE.
 func (ch *channel) exec(a app) {
 	s := ch.s
+	if a.done != nil {
+		defer close(a.done)
+	}
 	s.mu.Lock()
 	if ch.hungUp {
 		s.mu.Unlock()
@@ -80,10 +83,9 @@ func (ch *channel) exec(a app) {
 		resp = ch.bridgeApp(a.arg)
 		s.mu.Lock()
 	case "socket":
-		addr, _, _ := strings.Cut(strings.TrimSpace(a.arg), " ")
 		ch.parked = &a
 		s.mu.Unlock()
-		if err := s.dialSocket(ch, addr); err != nil {
+		if err := s.dialSocket(ch, a.arg); err != nil {
 			s.mu.Lock()
 			ch.parked = nil
 			ch.executeCompleteLocked(a, "_none_")

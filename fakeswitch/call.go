@@ -129,7 +129,7 @@ func (s *Server) Call(ctx context.Context, outboundAddr string, vars map[string]
 	ch.executeLocked(a)
 	ch.parked = &a
 	s.mu.Unlock()
-	if err := s.dialSocketCtx(ctx, ch, outboundAddr); err != nil {
+	if err := s.dialSocketCtx(ctx, ch, outboundAddr, true, true); err != nil {
 		s.mu.Lock()
 		if ch.parked != nil {
 			ch.parked = nil
@@ -142,15 +142,22 @@ func (s *Server) Call(ctx context.Context, outboundAddr string, vars map[string]
 	return &Call{ch: ch}, nil
 }
 
-func (s *Server) dialSocket(ch *channel, addr string) error {
+// dialSocket runs the socket application's connect for the argument
+// "<addr> [async] [full]".
+func (s *Server) dialSocket(ch *channel, arg string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return s.dialSocketCtx(ctx, ch, addr)
+	f := strings.Fields(arg)
+	if len(f) == 0 {
+		return fmt.Errorf("fakeswitch: socket: no address")
+	}
+	mode := strings.Join(f[1:], " ")
+	return s.dialSocketCtx(ctx, ch, f[0], strings.Contains(mode, "async"), strings.Contains(mode, "full"))
 }
 
 // dialSocketCtx connects the socket application to addr and starts serving
 // the connection.
-func (s *Server) dialSocketCtx(ctx context.Context, ch *channel, addr string) error {
+func (s *Server) dialSocketCtx(ctx context.Context, ch *channel, addr string, async, full bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel) // Close aborts the dial
@@ -164,6 +171,7 @@ func (s *Server) dialSocketCtx(ctx context.Context, ch *channel, addr string) er
 	if c == nil {
 		return ErrClosed
 	}
+	c.async, c.full = async, full
 	s.mu.Lock()
 	ch.conn = c
 	s.mu.Unlock()

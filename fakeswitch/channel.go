@@ -24,9 +24,10 @@ var causeQ850 = map[string]int{
 // app is one dialplan application queued on a channel.
 type app struct {
 	name, arg, uuid string
-	hangup          string // a call-command hangup (cause) instead of an application
-	lock            bool   // sent with event-lock: waits for the applications before it
-	privEvent       *event // a PRIVATE_COMMAND echo to fire in order
+	hangup          string        // a call-command hangup (cause) instead of an application
+	lock            bool          // sent with event-lock: waits for the applications before it
+	privEvent       *event        // a PRIVATE_COMMAND echo to fire in order
+	done            chan struct{} // if set, closed when the application returned
 }
 
 // channel is one call leg. All fields are guarded by Server.mu.
@@ -369,8 +370,10 @@ func (ch *channel) poke() {
 	}
 }
 
-// sendmsgLocked handles sendmsg for this channel.
-func (ch *channel) sendmsgLocked(cmd *command, rest string) {
+// sendmsgLocked handles sendmsg for this channel. For execute it returns a
+// channel closed once the (last) application returned.
+func (ch *channel) sendmsgLocked(cmd *command, rest string) <-chan struct{} {
+	var done chan struct{}
 	switch strings.ToLower(cmd.get("call-command")) {
 	case "execute":
 		name := cmd.get("execute-app-name")
@@ -387,7 +390,12 @@ func (ch *channel) sendmsgLocked(cmd *command, rest string) {
 			loops = l
 		}
 		for i := 0; i < loops; i++ {
-			ch.queueLocked(app{name: name, arg: arg, uuid: id})
+			a := app{name: name, arg: arg, uuid: id}
+			if i == loops-1 {
+				done = make(chan struct{})
+				a.done = done
+			}
+			ch.queueLocked(a)
 		}
 		// The PRIVATE_COMMAND echo of the message follows the application.
 		priv := &event{name: "PRIVATE_COMMAND"}
@@ -407,6 +415,7 @@ func (ch *channel) sendmsgLocked(cmd *command, rest string) {
 		ch.queueLocked(app{hangup: cause, lock: strings.EqualFold(cmd.get("event-lock"), "true")})
 	case "unicast", "nomedia", "xferext":
 	}
+	return done
 }
 
 // hangupLocked starts the hangup: CHANNEL_HANGUP now, the rest of the

@@ -42,6 +42,10 @@ type conn struct {
 	logging    bool
 	divert     bool
 	lost       int // events dropped because the queue was full
+
+	// outbound socket mode, fixed before the goroutines start
+	async bool // "async": sendmsg replies at once (else after the application)
+	full  bool // "full": the socket may control other channels
 }
 
 // maxQueue and maxLost follow mod_event_socket's MAX_QUEUE_LEN and MAX_MISSED.
@@ -751,6 +755,28 @@ func (c *conn) sendmsg(rest string, cmd *command) {
 		c.enqueue(reply("-ERR invalid session id [" + uuid + "]"))
 		return
 	}
+	if c.ch == ch && !c.async && strings.EqualFold(cmd.get("call-command"), "execute") {
+		// Sync (non-async) socket: the reply comes after the application,
+		// and its events after the reply (outbound.txt S4).
+		c.mu.Lock()
+		c.holding = true
+		c.mu.Unlock()
+		done := ch.sendmsgLocked(cmd, rest)
+		s.mu.Unlock()
+		select {
+		case <-done:
+		case <-ch.hup:
+		case <-c.done:
+		case <-s.done:
+		}
+		c.mu.Lock()
+		c.queue = append(c.queue, reply("+OK"))
+		c.queue = append(c.queue, c.held...)
+		c.held, c.holding = nil, false
+		c.mu.Unlock()
+		c.poke()
+		return
+	}
 	// Reply first: +OK comes before anything the message makes happen.
 	c.enqueue(reply("+OK"))
 	ch.sendmsgLocked(cmd, rest)
@@ -769,12 +795,21 @@ func (c *conn) connect() {
 	for _, h := range e.headers {
 		b.WriteString(h.name + ": " + urlEncode(h.value) + "\n")
 	}
-	b.WriteString("Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n")
+	mode, control := "static", "single-channel"
+	if c.async {
+		mode = "async"
+	}
+	if c.full {
+		control = "full"
+	}
+	b.WriteString("Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: " + mode + "\nControl: " + control + "\n\n")
 	c.mu.Lock()
 	c.connected = true
 	c.queue = append(c.queue, []byte(b.String()))
 	c.mu.Unlock()
 	c.poke()
-	ch.socketConnectedLocked()
+	if c.async {
+		ch.socketConnectedLocked()
+	}
 	s.mu.Unlock()
 }

@@ -30,8 +30,10 @@
 // uuid_getvar, uuid_setvar, uuid_send_dtmf, uuid_recv_dtmf, uuid_exists,
 // uuid_dump, show channels|calls, hupall. Anything else gets FreeSWITCH's
 // "-ERR <cmd> Command not found!". Outbound ([Server.Call]): connect,
-// myevents, getvar, linger/nolinger, exit, plus everything above, in async
-// full mode only.
+// myevents, getvar, linger/nolinger, exit, plus everything above; Call is
+// "async full", the socket application honours its async and full words (in
+// sync mode a sendmsg execute replies after the application, as FreeSWITCH
+// does).
 //
 // Dial paths user/<n> and loopback/<x> ring for [WithRingDuration] and
 // answer; error/<cause> fails with that cause; [WithDialPath] configures other

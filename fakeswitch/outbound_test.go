@@ -198,3 +198,25 @@ func TestCallHungUp(t *testing.T) {
 	<-call.HungUp()
 	is.Equal(call.Cause(), "USER_BUSY")
 }
+
+func TestSocketSyncMode(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t, WithRingDuration(0))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	defer ln.Close()
+	in := dialAuth(t, s)
+	in.api("originate {origination_uuid=" + u1 + "}user/1000 &socket(" + ln.Addr().String() + ")")
+	nc, err := ln.Accept()
+	is.NoErr(err)
+	c := newClient(t, nc)
+	data := c.cmd("connect")
+	is.Equal(data.get("Socket-Mode"), "static")
+	is.Equal(data.get("Control"), "single-channel")
+	c.cmd("myevents")
+	// S4: the reply comes after the application, its events after the reply.
+	c.send("sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: x.wav")
+	is.Equal(c.read().get("Reply-Text"), "+OK")
+	is.Equal(c.eventNames(u1, "CHANNEL_EXECUTE_COMPLETE"), []string{"CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"})
+}
