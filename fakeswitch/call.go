@@ -85,6 +85,21 @@ func (c *Call) HungUp() <-chan struct{} { return c.ch.hup }
 // FreeSWITCH does.
 func (c *Call) Done() <-chan struct{} { return c.ch.destroyed }
 
+// SendRaw writes frame as is to the call's outbound socket (after what is
+// already queued), for testing how an outbound application handles odd or
+// broken input. It reports false if the socket is gone.
+func (c *Call) SendRaw(frame []byte) bool {
+	s := c.ch.s
+	s.mu.Lock()
+	conn := c.ch.conn
+	s.mu.Unlock()
+	if conn == nil {
+		return false
+	}
+	conn.enqueue(append([]byte(nil), frame...))
+	return true
+}
+
 // Cause returns the hangup cause ("" while the call is up).
 func (c *Call) Cause() string {
 	c.ch.s.mu.Lock()
@@ -97,7 +112,7 @@ func (c *Call) Cause() string {
 // the application at outboundAddr, answers its "connect" with the channel
 // data and serves the socket. vars become channel variables; caller_id_name,
 // caller_id_number and destination_number (default "5000") also set the
-// caller profile. Call returns once the socket is connected; if dialling
+// caller profile, and origination_uuid chooses the channel's UUID. Call returns once the socket is connected; if dialling
 // fails the channel hangs up and the error is returned.
 func (s *Server) Call(ctx context.Context, outboundAddr string, vars map[string]string) (*Call, error) {
 	dest := vars["destination_number"]

@@ -220,3 +220,13 @@ func TestSocketSyncMode(t *testing.T) {
 	is.Equal(c.read().get("Reply-Text"), "+OK")
 	is.Equal(c.eventNames(u1, "CHANNEL_EXECUTE_COMPLETE"), []string{"CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"})
 }
+
+func TestCallSendRaw(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	call, c, _ := outbound(t, s, map[string]string{"origination_uuid": u1})
+	is.Equal(call.UUID(), u1)
+	is.True(call.SendRaw([]byte("Content-Type: text/odd\n\n")))
+	is.Equal(c.read().contentType(), "text/odd")
+}
