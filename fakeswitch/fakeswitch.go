@@ -1,0 +1,501 @@
+// Package fakeswitch is an in-memory FreeSWITCH for tests: it speaks the
+// server side of the Event Socket Layer (ESL) on a loopback port, keeps
+// channels in memory, and sends the frames a real FreeSWITCH 1.10 sends for
+// the same scenario (header names and order, url-encoding, reply texts, event
+// sequences), as recorded in the project's captures.
+//
+// Point an inbound client at [Server.Addr] with [Server.Password]; place a
+// call into an outbound (socket) application with [Server.Call]; steer the far
+// end from the test with [Server.SendDTMF] and [Server.Hangup]; assert on
+// [Server.Channels] and [Server.CommandCount]:
+//
+//	func TestMyApp(t *testing.T) {
+//		s := fakeswitch.StartT(t) // closed when the test ends
+//		client := dialMyClient(t, s.Addr(), s.Password())
+//		// "api originate user/1000 &park()" rings briefly, answers, replies
+//		// "+OK <uuid>" and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
+//		...
+//		if err := s.Hangup(uuid, "USER_BUSY"); err != nil { // the far end hangs up
+//			t.Fatal(err)
+//		}
+//	}
+//
+// # What is simulated
+//
+// Inbound: auth and userauth, api, bgapi (a client Job-UUID is honoured),
+// event(s) plain|json|xml, nixevent, noevents, filter (FreeSWITCH's whitelist
+// semantics), sendevent, sendmsg (execute with event-lock, hangup), linger,
+// log/nolog, divert_events, exit. APIs: status, uptime, version, create_uuid,
+// originate, uuid_bridge, uuid_kill, uuid_answer, uuid_pre_answer, uuid_park,
+// uuid_getvar, uuid_setvar, uuid_send_dtmf, uuid_recv_dtmf, uuid_exists,
+// uuid_dump, show channels|calls, hupall. Anything else gets FreeSWITCH's
+// "-ERR <cmd> Command not found!". Outbound ([Server.Call]): connect,
+// myevents, getvar, linger/nolinger, exit, plus everything above; Call is
+// "async full", the socket application honours its async and full words (in
+// sync mode a sendmsg execute replies after the application, as FreeSWITCH
+// does).
+//
+// Dial paths user/<n> and loopback/<x> ring for [WithRingDuration] and
+// answer; error/<cause> fails with that cause; [WithDialPath] configures other
+// behaviour (answer after a delay, busy, no answer, reject with a cause). Each
+// originate creates one channel: a real loopback call also creates the "-b"
+// leg that runs the dialplan, fakeswitch does not, so uuid_send_dtmf only
+// reaches a bridged peer. There is no dialplan: the extension form of
+// originate parks the call. Media is simulated by time: playback and say
+// complete after [WithPlaybackDuration], sleep after its argument, and
+// play_and_get_digits collects digits sent with SendDTMF or uuid_recv_dtmf.
+// Applications: answer, pre_answer, park, playback, say, sleep, hangup, bridge,
+// set, export, play_and_get_digits, socket.
+//
+// Events carry the header names, in the order FreeSWITCH 1.10 writes them
+// (Event-*, Channel-*, Caller-*, Other-Leg-*, variable_* on the events that
+// have them), with the fake's own host name, addresses, ids and times.
+// CHANNEL_OUTGOING, PRESENCE_IN, CALL_UPDATE, CODEC and log lines are not
+// sent; HEARTBEAT only when [Server.Heartbeat] is called.
+//
+// Fault injection: [Server.SetFault] delays, fails or drops a command,
+// [Server.DropConnections] cuts every connection, [Server.SendRaw] writes any
+// bytes to the inbound clients. [WithSeed] and [WithIDSource] make ids
+// deterministic.
+//
+// # Concurrency
+//
+// Every method is safe for concurrent use. Each connection has a reader and a
+// writer goroutine and its own outgoing queue, so a slow client never holds up
+// the switch; each channel runs its applications on its own goroutine. Close
+// ends all of them.
+package fakeswitch
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ErrNoSuchChannel is returned by methods given the UUID of a channel that
+// does not exist (or no longer exists).
+var ErrNoSuchChannel = errors.New("fakeswitch: no such channel")
+
+// ErrClosed is returned by calls on a closed Server.
+var ErrClosed = errors.New("fakeswitch: server closed")
+
+// Option configures a Server in Start or StartT.
+type Option func(*config)
+
+type config struct {
+	password  string
+	playback  time.Duration
+	ring      time.Duration
+	dialPaths []dialRule
+	ids       func() string
+	seed      *uint64
+	logger    *slog.Logger
+	hostname  string
+}
+
+// WithPassword sets the password the inbound side accepts (default "ClueCon").
+func WithPassword(p string) Option { return func(c *config) { c.password = p } }
+
+// WithPlaybackDuration sets how long playback and say take (default 30ms).
+// A hangup interrupts them.
+func WithPlaybackDuration(d time.Duration) Option { return func(c *config) { c.playback = d } }
+
+// WithRingDuration sets how long user/ and loopback/ dial paths ring before
+// they answer (default 5ms).
+func WithRingDuration(d time.Duration) Option { return func(c *config) { c.ring = d } }
+
+// WithIDSource makes the server take every UUID it generates (channels, jobs,
+// applications, create_uuid) from next, for deterministic transcripts.
+// next is called with the server's lock held and must not call the Server.
+func WithIDSource(next func() string) Option { return func(c *config) { c.ids = next } }
+
+// WithSeed makes generated UUIDs deterministic: the same seed gives the same
+// sequence of ids. WithIDSource takes precedence.
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed = &seed } }
+
+// WithLogger sets a logger for connection and command traces (default: silent).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithHostname sets FreeSWITCH-Hostname and FreeSWITCH-Switchname (default "fakeswitch").
+func WithHostname(h string) Option { return func(c *config) { c.hostname = h } }
+
+// Server is a running fake FreeSWITCH. Create it with Start or StartT.
+type Server struct {
+	cfg      config
+	ln       net.Listener
+	coreUUID string
+	started  time.Time
+	done     chan struct{}   // closed by Close
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	mu        sync.Mutex
+	closed    bool
+	conns     map[*conn]struct{}
+	chans     map[string]*channel
+	seq       uint64
+	sessions  int
+	peak      int
+	counts    map[string]int
+	faults    map[string]Fault
+	rng       *mrand.ChaCha8
+	changed   chan struct{} // closed and replaced whenever an event fires
+	closeOnce sync.Once
+}
+
+// Start starts a fake FreeSWITCH listening on 127.0.0.1 on a free port. The
+// listener is bound when Start returns.
+func Start(opts ...Option) (*Server, error) {
+	cfg := config{password: "ClueCon", playback: 30 * time.Millisecond, ring: 5 * time.Millisecond, hostname: "fakeswitch"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fakeswitch: listen: %w", err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		ln:      ln,
+		started: time.Now(),
+		done:    make(chan struct{}),
+		conns:   map[*conn]struct{}{},
+		chans:   map[string]*channel{},
+		counts:  map[string]int{},
+		faults:  map[string]Fault{},
+		changed: make(chan struct{}),
+	}
+	var seed [32]byte
+	if cfg.seed != nil {
+		for i := 0; i < 8; i++ {
+			seed[i] = byte(*cfg.seed >> (8 * i))
+		}
+	} else {
+		_, _ = rand.Read(seed[:])
+	}
+	s.rng = mrand.NewChaCha8(seed)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.coreUUID = s.newUUIDLocked()
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// StartT starts a Server for a test, fails the test if that is impossible,
+// and closes the server when the test ends.
+func StartT(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s, err := Start(opts...)
+	if err != nil {
+		t.Fatalf("fakeswitch: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Addr returns the inbound ESL address, host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Password returns the password the inbound side accepts.
+func (s *Server) Password() string { return s.cfg.password }
+
+// CoreUUID returns the Core-UUID header value of this server's events.
+func (s *Server) CoreUUID() string { return s.coreUUID }
+
+// Close stops the server: it closes the listener and every connection, ends
+// every channel without events, and waits for all its goroutines. It is
+// idempotent and always returns nil.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		close(s.done)
+		s.cancel()
+		_ = s.ln.Close()
+		for _, c := range conns {
+			c.shutdown()
+		}
+	})
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		_ = s.ServeConn(nc)
+	}
+}
+
+// ServeConn serves an inbound ESL client on nc (for example one end of
+// net.Pipe) as if it had dialled Addr: it sends the auth/request greeting
+// and returns; the connection is served until either side closes it or the
+// Server closes. It returns ErrClosed (and closes nc) after Close.
+func (s *Server) ServeConn(nc net.Conn) error {
+	c := s.newConn(nc, nil)
+	if c == nil {
+		return ErrClosed
+	}
+	c.enqueue([]byte("Content-Type: auth/request\n\n"))
+	c.start()
+	return nil
+}
+
+// newUUIDLocked returns a fresh UUID from the id source; s.mu must be held
+// (or the server not yet shared).
+func (s *Server) newUUIDLocked() string {
+	if s.cfg.ids != nil {
+		return s.cfg.ids()
+	}
+	var b [16]byte
+	_, _ = s.rng.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (s *Server) newUUID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newUUIDLocked()
+}
+
+// CommandCount returns how many commands with this name (the first word,
+// e.g. "api", "sendmsg", "auth") the server has received on all connections.
+// For api and bgapi, "api <cmd>" counts too, e.g. CommandCount("api originate").
+func (s *Server) CommandCount(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[name]
+}
+
+// Commands returns a copy of all command counters (see CommandCount).
+func (s *Server) Commands() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		m[k] = v
+	}
+	return m
+}
+
+// ConnectionCount returns the number of open ESL connections (inbound
+// clients and outbound sockets).
+func (s *Server) ConnectionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Fault describes how the server misbehaves for one command; see SetFault.
+type Fault struct {
+	// Delay holds the reply back this long (the connection processes nothing
+	// else meanwhile, as FreeSWITCH's listener thread).
+	Delay time.Duration
+	// Reply, when set, replaces the command's effect: for api it is the
+	// api/response body, for bgapi the BACKGROUND_JOB body, otherwise the
+	// Reply-Text of the command/reply.
+	Reply string
+	// Drop closes the connection instead of answering.
+	Drop bool
+}
+
+// SetFault makes the server misbehave for a command, until ClearFault. name
+// is a command word ("sendmsg", "events", "auth") or "api <cmd>" / "bgapi
+// <cmd>" for one API (e.g. "api originate").
+func (s *Server) SetFault(name string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[name] = f
+}
+
+// ClearFault removes the fault set for name.
+func (s *Server) ClearFault(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.faults, name)
+}
+
+// DropConnections closes every open ESL connection (inbound and outbound)
+// abruptly, without a disconnect notice, as a crashed or restarted
+// FreeSWITCH would. Channels stay up.
+func (s *Server) DropConnections() {
+	for _, c := range s.connList() {
+		c.shutdown()
+	}
+}
+
+// SendRaw writes frame as is to every open inbound connection (after what
+// is already queued), for testing how clients handle odd or broken input.
+func (s *Server) SendRaw(frame []byte) {
+	b := append([]byte(nil), frame...)
+	for _, c := range s.connList() {
+		if c.ch == nil {
+			c.enqueue(b)
+		}
+	}
+}
+
+func (s *Server) connList() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		l = append(l, c)
+	}
+	return l
+}
+
+// ChannelInfo is a snapshot of one live channel.
+type ChannelInfo struct {
+	UUID      string
+	Name      string            // e.g. "loopback/9000-a"
+	Direction string            // "inbound" or "outbound"
+	State     string            // Channel-State, e.g. "CS_EXECUTE"
+	CallState string            // Channel-Call-State, e.g. "ACTIVE"
+	Answered  bool              // the channel has been answered
+	BridgedTo string            // UUID of the bridged channel, "" if none
+	Variables map[string]string // channel variables (without the variable_ prefix)
+	Created   time.Time
+}
+
+// Channels returns a snapshot of the live channels, oldest first.
+func (s *Server) Channels() []ChannelInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ChannelInfo, 0, len(s.chans))
+	for _, ch := range s.chans {
+		out = append(out, ch.infoLocked())
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].UUID < out[j].UUID
+	})
+	return out
+}
+
+// Channel returns a snapshot of one live channel.
+func (s *Server) Channel(uuid string) (ChannelInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.chans[uuid]
+	if !ok {
+		return ChannelInfo{}, false
+	}
+	return ch.infoLocked(), true
+}
+
+// WaitChannels blocks until cond holds for the live channels (as Channels
+// returns them) or ctx ends, so tests wait for a state instead of sleeping:
+//
+//	err := s.WaitChannels(ctx, func(chs []fakeswitch.ChannelInfo) bool { return len(chs) == 0 })
+//
+// cond is checked at once and again after every event the server fires.
+func (s *Server) WaitChannels(ctx context.Context, cond func([]ChannelInfo) bool) error {
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if cond(s.Channels()) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("fakeswitch: wait for channels: %w", ctx.Err())
+		case <-s.done:
+			return ErrClosed
+		}
+	}
+}
+
+// SendDTMF makes the caller on channel uuid press digits: one DTMF event per
+// digit on that channel, and the digits become available to
+// play_and_get_digits.
+func (s *Server) SendDTMF(uuid, digits string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.chans[uuid]
+	if !ok || ch.hungUp {
+		return fmt.Errorf("fakeswitch: send dtmf to %s: %w", uuid, ErrNoSuchChannel)
+	}
+	ch.recvDTMFLocked(digits, "RTP")
+	return nil
+}
+
+// Hangup makes the far end of channel uuid hang up with cause (e.g.
+// "NORMAL_CLEARING", "USER_BUSY"); a bridged peer hangs up with
+// NORMAL_CLEARING.
+func (s *Server) Hangup(uuid string, cause string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.chans[uuid]
+	if !ok || ch.hungUp {
+		return fmt.Errorf("fakeswitch: hangup %s: %w", uuid, ErrNoSuchChannel)
+	}
+	if cause == "" {
+		cause = "NORMAL_CLEARING"
+	}
+	ch.hangupLocked(strings.ToUpper(cause))
+	return nil
+}
+
+// Heartbeat fires a HEARTBEAT event now (FreeSWITCH sends one every 20 s by
+// default; fakeswitch only when asked), for testing subscriptions and filters.
+func (s *Server) Heartbeat() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	up := time.Since(s.started)
+	e := s.newEventLocked("HEARTBEAT", "switch_core.c", "send_heartbeat", 95)
+	e.add("Event-Info", "System Ready")
+	e.add("Up-Time", fmt.Sprintf("0 years, %d days, %d hours, %d minutes, %d seconds, %d milliseconds, %d microseconds",
+		up/(24*time.Hour), up/time.Hour%24, up/time.Minute%60, up/time.Second%60, up/time.Millisecond%1000, up/time.Microsecond%1000))
+	e.add("FreeSWITCH-Version", fsVersion)
+	e.add("Uptime-msec", fmt.Sprint(up.Milliseconds()))
+	e.add("Session-Count", fmt.Sprint(len(s.chans)))
+	e.add("Max-Sessions", "1000")
+	e.add("Session-Per-Sec", "200")
+	e.add("Session-Per-Sec-Last", "0")
+	e.add("Session-Per-Sec-Max", "0")
+	e.add("Session-Per-Sec-FiveMin", "0")
+	e.add("Session-Since-Startup", fmt.Sprint(s.sessions))
+	e.add("Session-Peak-Max", fmt.Sprint(s.peak))
+	e.add("Session-Peak-FiveMin", fmt.Sprint(s.peak))
+	e.add("Idle-CPU", "99.000000")
+	s.fireLocked(e)
+}

@@ -1,0 +1,41 @@
+package fakeswitch
+
+import (
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+// TestCloseEndsGoroutines is deliberately not parallel: parallel tests are
+// paused while it runs, so any fakeswitch goroutine left after Close is a
+// leak of this server.
+func TestCloseEndsGoroutines(t *testing.T) {
+	is := is.New(t)
+	s, err := Start(WithPlaybackDuration(0))
+	is.NoErr(err)
+	c := dialAuth(t, s)
+	c.cmd("events plain ALL")
+	c.api("originate {origination_uuid=" + u1 + "}user/1000 &park()")
+	c.cmd("bgapi originate user/1001 &playback(x.wav)")
+	c.cmd("sendmsg " + u1 + "\ncall-command: execute\nexecute-app-name: sleep\nexecute-app-arg: 60000")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	defer ln.Close()
+	_, err = s.Call(t.Context(), ln.Addr().String(), nil)
+	is.NoErr(err)
+	nc, err := ln.Accept()
+	is.NoErr(err)
+	defer nc.Close()
+
+	is.NoErr(s.Close()) // waits for every goroutine it started
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, g := range strings.Split(stacks, "\n\n") {
+		if strings.Contains(g, "genesis/fakeswitch.(*") && !strings.Contains(g, "TestCloseEndsGoroutines") {
+			t.Errorf("goroutine left after Close:\n%s", g)
+		}
+	}
+}
