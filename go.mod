@@ -6,3 +6,5 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/matryer/is v1.4.1
 )
+
+require github.com/dave/jennifer v1.7.1 // indirect
