@@ -2,6 +2,7 @@ package genesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,7 +25,7 @@ type Channel struct {
 
 	mu        sync.Mutex
 	state     ChannelState
-	peak      ChannelState // the furthest state reached before hangup
+	visited   uint32       // bit per state the channel has been in
 	seq       uint64       // Event-Sequence of the last state change
 	cause     HangupCause
 	hungUp    bool
@@ -73,7 +74,7 @@ func newChannel(c *conn, id string, state ChannelState) *Channel {
 		c:       c,
 		uuid:    id,
 		state:   state,
-		peak:    state,
+		visited: 1 << state,
 		vars:    make(map[string]string),
 		changed: make(chan struct{}),
 		execs:   make(map[string]chan execResult),
@@ -121,20 +122,22 @@ func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...Cha
 		}
 		ch.release()
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			// Kill the ringing leg now; the job's result may still come.
-			go c.api(context.WithoutCancel(ctx), "uuid_kill "+id+" "+CauseOriginatorCancel.String())
-			return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
+	var ce *CommandError
+	switch {
+	case err == nil:
+		return ch, nil
+	case ctx.Err() != nil:
+		// Kill the ringing leg now; the job's result may still come.
+		go c.api(context.WithoutCancel(ctx), "uuid_kill "+id+" "+CauseOriginatorCancel.String())
+	case errors.As(err, &ce) && ce.Command != "":
+		ch.release()
+		if strings.HasPrefix(ce.Command, "originate") && strings.HasPrefix(result, "-ERR") {
+			return nil, &OriginateError{DialPath: dialPath, Cause: parseCauseReply(result), Reply: ce.Reply}
 		}
+	default:
 		ch.release()
-		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
 	}
-	if isErrReply(result) {
-		ch.release()
-		return nil, &OriginateError{DialPath: dialPath, Cause: parseCauseReply(result), Reply: trimLF(result)}
-	}
-	return ch, nil
+	return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
 }
 
 // parseCauseReply reads the cause from "-ERR USER_BUSY\n".
@@ -250,9 +253,25 @@ func (ch *Channel) setStateLocked(s ChannelState, ev *Event) {
 		ch.seq = seq
 	}
 	ch.state = s
-	if s < StateHangup && s > ch.peak {
-		ch.peak = s
+	ch.visited |= 1 << s
+}
+
+// reachedLocked tells whether the channel has reached s or passed it on
+// the way to the end. FreeSWITCH's states are not visited in numeric order
+// (a ringing leg goes ROUTING → CONSUME_MEDIA → EXECUTE; a bridge passes
+// HIBERNATE and RESET), so the middle states count only once visited; the
+// first three count as passed by any later state, the last three by the
+// current state's order.
+func (ch *Channel) reachedLocked(s ChannelState) bool {
+	switch {
+	case ch.visited&(1<<s) != 0:
+		return true
+	case s <= StateRouting:
+		return ch.visited>>(s+1) != 0
+	case s >= StateHangup && s != StateNone:
+		return ch.state >= s && ch.state != StateNone
 	}
+	return false
 }
 
 func (ch *Channel) broadcastLocked() {
@@ -306,11 +325,8 @@ func (ch *Channel) goneErrLocked() error {
 func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
 	for {
 		ch.mu.Lock()
-		reached := ch.peak >= s || (s >= StateHangup && ch.state >= s)
-		if ch.ownLeg && ch.hungUp && s >= StateHangup {
-			reached = true
-		}
-		gone := ch.hungUp || isClosed(ch.done)
+		reached := ch.reachedLocked(s) || (s == StateHangup && ch.hungUp)
+		gone := isClosed(ch.done) || (ch.hungUp && s < StateHangup)
 		err := ch.goneErrLocked()
 		changed := ch.changed
 		ch.mu.Unlock()

@@ -73,7 +73,7 @@ func (ch *Channel) listenDTMFLocked() {
 	if ch.dtmf.unlisten != nil || isClosed(ch.done) {
 		return
 	}
-	ch.dtmf.unlisten = ch.c.reg.add(&registration{key: EventDtmf, uuid: ch.uuid, fn: ch.onDTMFEvent})
+	ch.dtmf.unlisten = ch.c.reg.add(&registration{key: EventDTMF, uuid: ch.uuid, fn: ch.onDTMFEvent})
 }
 
 func (ch *Channel) onDTMFEvent(ctx context.Context, ev *Event) {

@@ -43,7 +43,7 @@ var channelEventNames = []string{
 	EventChannelUnbridge, EventChannelProgress, EventChannelProgressMedia,
 	EventChannelOutgoing, EventChannelPark, EventChannelUnpark,
 	EventChannelOriginate, EventChannelUUID, EventChannelHold, EventChannelUnhold,
-	EventDtmf, EventPlaybackStart, EventPlaybackStop,
+	EventDTMF, EventPlaybackStart, EventPlaybackStop,
 }
 
 func (s *subscriptions) init(c *conn) {

@@ -370,12 +370,16 @@ func parseVars(arg string) ([]header, string, error) {
 	for len(arg) > 0 && (arg[0] == '{' || arg[0] == '[' || arg[0] == '<') {
 		closeCh := map[byte]byte{'{': '}', '[': ']', '<': '>'}[arg[0]]
 		end := -1
+		quoted := false // a quoted value may hold the closing bracket
 		for i := 1; i < len(arg); i++ {
 			if arg[i] == '\\' {
 				i++
 				continue
 			}
-			if arg[i] == closeCh {
+			if arg[i] == '\'' {
+				quoted = !quoted
+			}
+			if arg[i] == closeCh && !quoted {
 				end = i
 				break
 			}
