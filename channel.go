@@ -25,8 +25,8 @@ type Channel struct {
 
 	mu        sync.Mutex
 	state     ChannelState
-	visited   uint32       // bit per state the channel has been in
-	seq       uint64       // Event-Sequence of the last state change
+	visited   uint32 // bit per state the channel has been in
+	seq       uint64 // Event-Sequence of the last state change
 	cause     HangupCause
 	hungUp    bool
 	vars      map[string]string

@@ -69,9 +69,9 @@ func TestHangupCauseCodes(t *testing.T) {
 	is.Equal(CauseUserBusy.SIPStatus(), 486)
 	is.Equal(CauseNoAnswer.SIPStatus(), 480)
 	is.Equal(CauseCallRejected.SIPStatus(), 603)
-	is.Equal(CauseNormalClearing.SIPStatus(), 480)    // not mapped by mod_sofia: its default
-	is.Equal(CauseOriginatorCancel.Q850(), 16)        // FreeSWITCH's own causes report NORMAL_CLEARING
-	is.Equal(CauseInterworking.Q850(), 127)           // the last Q.850 code
+	is.Equal(CauseNormalClearing.SIPStatus(), 480) // not mapped by mod_sofia: its default
+	is.Equal(CauseOriginatorCancel.Q850(), 16)     // FreeSWITCH's own causes report NORMAL_CLEARING
+	is.Equal(CauseInterworking.Q850(), 127)        // the last Q.850 code
 	is.Equal(HangupCause(9999).String(), "HangupCause(9999)")
 
 	b, err := json.Marshal(map[string]HangupCause{"cause": CauseNoAnswer})
@@ -84,7 +84,7 @@ func TestUnknownNamesAreErrors(t *testing.T) {
 	is := is.New(t)
 	for _, bad := range []string{"", "CS_BOGUS", "cs_execute ", "X"} {
 		s, err := ParseChannelState(bad)
-		is.True(err != nil)     // never a silent zero
+		is.True(err != nil)    // never a silent zero
 		is.Equal(s, StateNone) // and the invalid value is not StateNew
 	}
 	for _, bad := range []string{"", "BUSY", "user busy"} {
