@@ -339,6 +339,9 @@ func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			if isClosed(changed) {
+				continue // look at the change first
+			}
 			return ctx.Err()
 		}
 	}
@@ -379,6 +382,11 @@ func (ch *Channel) awaitEvent(ctx context.Context, w *eventWait) (*Event, error)
 	case ev := <-w.ch:
 		return ev, nil
 	case <-ctx.Done():
+		select {
+		case ev := <-w.ch:
+			return ev, nil
+		default:
+		}
 		return nil, ctx.Err()
 	case <-ch.done:
 		select {

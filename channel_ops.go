@@ -60,6 +60,11 @@ func (ch *Channel) execute(ctx context.Context, app, arg string) (*Event, error)
 	case res := <-done:
 		return res.ev, res.err
 	case <-ctx.Done():
+		select {
+		case res := <-done: // finished at the same moment: report that
+			return res.ev, res.err
+		default:
+		}
 		forget()
 		return nil, ctx.Err()
 	}
@@ -207,6 +212,9 @@ func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) error {
 	case <-ch.done:
 		return nil
 	case <-ctx.Done():
+		if isClosed(ch.done) {
+			return nil
+		}
 		return ctx.Err()
 	}
 }

@@ -1,0 +1,282 @@
+package genesis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/genesis-esl/genesis"
+	"github.com/genesis-esl/genesis/fakeswitch"
+	"github.com/matryer/is"
+)
+
+// serve starts an Outbound server for handler on a loopback port and shuts
+// it down when the test ends. It returns the server and its address.
+func serve(t testing.TB, handler genesis.SessionHandler, opts ...genesis.Option) (*genesis.Outbound, string) {
+	t.Helper()
+	o := genesis.NewOutbound(handler, "127.0.0.1:0", opts...)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- o.Serve(context.Background(), l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		o.Shutdown(ctx)
+		if err := <-served; !errors.Is(err, genesis.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return o, l.Addr().String()
+}
+
+func TestOutboundSessionAnswersPlaysAndHangsUp(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	type result struct {
+		caller string
+		state  genesis.ChannelState
+		errs   []error
+	}
+	results := make(chan result, 1)
+	_, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
+		ch := s.Channel()
+		r := result{caller: s.Data().Get("Caller-Caller-ID-Number"), state: ch.State()}
+		r.errs = append(r.errs, ch.Answer(ctx), ch.Playback(ctx, "ivr/ivr-welcome.wav"), ch.Hangup(ctx, genesis.CauseNormalClearing))
+		results <- r
+	})
+	call, err := srv.Call(t.Context(), addr, map[string]string{"caller_id_number": "1001"})
+	is.NoErr(err)
+	r := <-results
+	is.Equal(r.caller, "1001") // channel data from connect
+	is.True(r.state >= genesis.StateExecute)
+	for _, err := range r.errs {
+		is.NoErr(err) // answer, playback and hangup all completed
+	}
+	<-call.Done()
+	is.Equal(call.Cause(), "NORMAL_CLEARING")
+}
+
+func TestSessionBridgesToANewChannel(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	errs := make(chan error, 4)
+	other := make(chan string, 1)
+	_, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
+		errs <- s.Channel().Answer(ctx)
+		ch, err := genesis.CreateChannel(ctx, s, "user/1000")
+		errs <- err
+		if err != nil {
+			return
+		}
+		other <- ch.UUID()
+		errs <- s.Channel().Bridge(ctx, ch)
+		// Hanging up the session's own leg ends the bridged leg too. (The
+		// handler's ctx ends once the call is gone, so this is the last
+		// thing it does.)
+		errs <- s.Channel().Hangup(ctx, genesis.CauseNormalClearing)
+	})
+	call, err := srv.Call(t.Context(), addr, nil)
+	is.NoErr(err)
+	for range 2 {
+		is.NoErr(<-errs)
+	}
+	newLeg := <-other
+	is.NoErr(<-errs) // bridged
+	is.NoErr(<-errs) // and hung up
+	<-call.Done()
+	is.NoErr(srv.WaitChannels(t.Context(), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 })) // the new leg is gone as well
+	is.True(newLeg != call.UUID())
+}
+
+func TestFarEndHangsUpDuringSessionPlayback(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t, fakeswitch.WithPlaybackDuration(time.Hour))
+	started := make(chan string, 1)
+	res := make(chan error, 2)
+	_, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
+		started <- s.UUID()
+		res <- s.Channel().Playback(ctx, "long.wav")
+		<-ctx.Done() // the handler's context ends once the call is gone
+		res <- ctx.Err()
+	})
+	call, err := srv.Call(t.Context(), addr, nil)
+	is.NoErr(err)
+	id := <-started
+	is.NoErr(srv.WaitChannels(t.Context(), func(cs []fakeswitch.ChannelInfo) bool {
+		for _, c := range cs {
+			if c.UUID == id && c.Variables["current_application"] == "playback" {
+				return true
+			}
+		}
+		return false
+	}))
+	is.NoErr(srv.Hangup(call.UUID(), "USER_BUSY"))
+	var he *genesis.HangupError
+	is.True(errors.As(<-res, &he))          // Playback says the channel is gone
+	is.Equal(he.Cause, genesis.CauseUserBusy) // with the cause
+	is.True(<-res != nil)                     // and ctx ended
+	<-call.Done()
+}
+
+func TestShutdownWithLiveCalls(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	o := genesis.NewOutbound(func(ctx context.Context, s *genesis.Session) {
+		<-ctx.Done() // a handler that only returns when told to
+	}, "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	served := make(chan error, 1)
+	go func() { served <- o.Serve(context.Background(), l) }()
+
+	var calls []*fakeswitch.Call
+	for range 3 {
+		call, err := srv.Call(t.Context(), l.Addr().String(), nil)
+		is.NoErr(err)
+		calls = append(calls, call)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	err = o.Shutdown(ctx)
+	is.True(errors.Is(err, context.DeadlineExceeded))   // handlers outlived the grace period
+	is.True(errors.Is(<-served, genesis.ErrServerClosed)) // Serve says why it stopped
+	for _, c := range calls {
+		<-c.Done() // closing the sockets released every call
+	}
+	_, err = srv.Call(t.Context(), l.Addr().String(), nil)
+	is.True(err != nil) // no longer accepting
+}
+
+func TestPanickingSessionHandlerIsContained(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	var n atomic.Int32
+	answered := make(chan error, 1)
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	_, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
+		if n.Add(1) == 1 {
+			panic("session handler bug")
+		}
+		answered <- s.Channel().Answer(ctx)
+	}, genesis.WithLogger(logger))
+	first, err := srv.Call(t.Context(), addr, nil)
+	is.NoErr(err)
+	<-first.Done() // the panicking session's call was released
+	second, err := srv.Call(t.Context(), addr, nil)
+	is.NoErr(err)
+	is.NoErr(<-answered) // the server still serves
+	is.NoErr(srv.Hangup(second.UUID(), "NORMAL_CLEARING"))
+	mu.Lock()
+	defer mu.Unlock()
+	is.True(strings.Contains(logs.String(), "session handler bug")) // the panic was logged
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestMaxSessionsRefusesExtraCalls(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	release := make(chan struct{})
+	running := make(chan struct{}, 1)
+	o, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
+		running <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}, genesis.WithMaxSessions(1))
+	_, err := srv.Call(t.Context(), addr, nil)
+	is.NoErr(err)
+	<-running
+	call, err := srv.Call(t.Context(), addr, nil)
+	if err == nil {
+		<-call.Done() // refused: the socket closed at once
+	}
+	is.Equal(o.Refused(), int64(1)) // counted
+	close(release)
+}
+
+// 500 calls at once through one server; afterwards every goroutine the
+// library started has ended.
+func TestManyConcurrentSessionsLeaveNoGoroutines(t *testing.T) {
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	before := runtime.NumGoroutine()
+	o := genesis.NewOutbound(func(ctx context.Context, s *genesis.Session) {
+		ch := s.Channel()
+		if err := ch.Answer(ctx); err != nil {
+			return
+		}
+		ch.Hangup(ctx, genesis.CauseNormalClearing)
+	}, "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	served := make(chan error, 1)
+	go func() { served <- o.Serve(context.Background(), l) }()
+
+	const n = 500
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			call, err := srv.Call(t.Context(), l.Addr().String(), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			<-call.Done()
+			if call.Cause() != "NORMAL_CLEARING" {
+				errs <- fmt.Errorf("call %s ended with %s", call.UUID(), call.Cause())
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		is.NoErr(err)
+	}
+	is.NoErr(o.Shutdown(t.Context()))
+	is.True(errors.Is(<-served, genesis.ErrServerClosed))
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines waits (bounded) for the goroutine count to come back down:
+// nothing signals a goroutine's exit, so this polls.
+func waitGoroutines(t testing.TB, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > want {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines: %d, want <= %d\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
