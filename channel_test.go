@@ -80,7 +80,7 @@ func TestWaitReportsHangupCause(t *testing.T) {
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
 	is.NoErr(ch.Wait(ctx, genesis.StateExecute))
-	is.NoErr(srv.Hangup(ch.UUID(), "USER_BUSY"))
+	is.NoErr(srv.Hangup(ch.UUID(), genesis.CauseUserBusy))
 	err = ch.Wait(ctx, genesis.StateExchangeMedia) // never bridged
 	var he *genesis.HangupError
 	is.True(errors.As(err, &he))              // the channel hung up first
@@ -95,7 +95,7 @@ func TestOriginateFailures(t *testing.T) {
 	c, _ := dial(t,
 		fakeswitch.WithDialPath("sofia/gateway/busy/", fakeswitch.Busy()),
 		fakeswitch.WithDialPath("sofia/gateway/away/", fakeswitch.NoAnswer(10*time.Millisecond)),
-		fakeswitch.WithDialPath("sofia/gateway/reject/", fakeswitch.Reject("CALL_REJECTED")),
+		fakeswitch.WithDialPath("sofia/gateway/reject/", fakeswitch.Reject(genesis.CauseCallRejected)),
 	)
 	for _, tt := range []struct {
 		dial string
@@ -209,7 +209,7 @@ func TestHangupDuringPlaybackEndsItPromptly(t *testing.T) {
 		}
 		return false
 	}))
-	is.NoErr(srv.Hangup(ch.UUID(), "NORMAL_CLEARING"))
+	is.NoErr(srv.Hangup(ch.UUID(), genesis.CauseNormalClearing))
 	select {
 	case err := <-res:
 		var he *genesis.HangupError

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/genesis-esl/genesis"
 )
 
 const (
@@ -262,8 +264,8 @@ func (s *Server) originateLeg(dial string, vars []header) (*channel, string) {
 	if !ok {
 		return nil, "CHAN_NOT_IMPLEMENTED"
 	}
-	if b.noChannel {
-		return nil, b.Cause
+	if b.errorCause != "" {
+		return nil, b.errorCause
 	}
 	uuid := ""
 	for _, v := range vars {
@@ -316,7 +318,7 @@ func (s *Server) originateLeg(dial string, vars []header) (*channel, string) {
 	for _, v := range vars {
 		// originate_timeout cuts a longer ring short with NO_ANSWER.
 		if n, err := strconv.Atoi(v.value); v.name == "originate_timeout" && err == nil && n > 0 && time.Duration(n)*time.Second < delay {
-			delay, b.Cause = time.Duration(n)*time.Second, "NO_ANSWER"
+			delay, b.Cause = time.Duration(n)*time.Second, genesis.CauseNoAnswer
 		}
 	}
 	if delay > 0 && !ch.sleep(delay) {
@@ -333,9 +335,9 @@ func (s *Server) originateLeg(dial string, vars []header) (*channel, string) {
 	if ch.hungUp {
 		return nil, ch.cause
 	}
-	if b.Cause != "" {
-		ch.hangupLocked(b.Cause)
-		return nil, b.Cause
+	if cause := b.failure(); cause != "" {
+		ch.hangupLocked(cause)
+		return nil, cause
 	}
 	ch.setVarLocked("endpoint_disposition", "ANSWER")
 	ch.answerLocked()

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/genesis-esl/genesis"
 )
 
 // DialBehavior says what happens when a dial path is originated (or
@@ -13,26 +15,39 @@ import (
 type DialBehavior struct {
 	// Delay is how long the channel rings before the outcome.
 	Delay time.Duration
-	// Cause, when set, makes the call fail with this hangup cause (e.g.
-	// "USER_BUSY") after Delay; originate replies "-ERR <Cause>". When
-	// empty the call is answered after Delay.
-	Cause string
+	// Cause, unless CauseNone, makes the call fail with this hangup cause
+	// after Delay; originate replies "-ERR <Cause>" (e.g. "-ERR USER_BUSY").
+	// With CauseNone the call is answered after Delay.
+	Cause genesis.HangupCause
 
-	noChannel bool // fail at once without creating a channel (error/ endpoint)
+	errorCause string // error/<cause>: fail at once with this name, no channel
+}
+
+// failure returns the cause name the call fails with, "" if it answers.
+func (b DialBehavior) failure() string {
+	if b.errorCause != "" {
+		return b.errorCause
+	}
+	if b.Cause == genesis.CauseNone {
+		return ""
+	}
+	return b.Cause.String()
 }
 
 // AnswerAfter rings for d, then answers.
 func AnswerAfter(d time.Duration) DialBehavior { return DialBehavior{Delay: d} }
 
 // Busy fails the call with USER_BUSY at once.
-func Busy() DialBehavior { return DialBehavior{Cause: "USER_BUSY"} }
+func Busy() DialBehavior { return DialBehavior{Cause: genesis.CauseUserBusy} }
 
 // NoAnswer rings for d, then fails with NO_ANSWER (as originate_timeout
 // does). An originate_timeout variable shorter than d ends the ring earlier.
-func NoAnswer(d time.Duration) DialBehavior { return DialBehavior{Delay: d, Cause: "NO_ANSWER"} }
+func NoAnswer(d time.Duration) DialBehavior {
+	return DialBehavior{Delay: d, Cause: genesis.CauseNoAnswer}
+}
 
-// Reject fails the call with cause at once (e.g. "CALL_REJECTED").
-func Reject(cause string) DialBehavior { return DialBehavior{Cause: strings.ToUpper(cause)} }
+// Reject fails the call with cause at once (e.g. genesis.CauseCallRejected).
+func Reject(cause genesis.HangupCause) DialBehavior { return DialBehavior{Cause: cause} }
 
 type dialRule struct {
 	prefix string
@@ -61,7 +76,7 @@ func (s *Server) behaviour(dial string) (DialBehavior, bool) {
 	kind, rest, _ := strings.Cut(dial, "/")
 	switch kind {
 	case "error":
-		return DialBehavior{Cause: strings.ToUpper(rest), noChannel: true}, true
+		return DialBehavior{errorCause: strings.ToUpper(rest)}, true
 	case "user", "loopback", "sofia":
 		return DialBehavior{Delay: s.cfg.ring}, true
 	}
@@ -100,11 +115,12 @@ func (c *Call) SendRaw(frame []byte) bool {
 	return true
 }
 
-// Cause returns the hangup cause ("" while the call is up).
-func (c *Call) Cause() string {
+// Cause returns the hangup cause, CauseNone while the call is up.
+func (c *Call) Cause() genesis.HangupCause {
 	c.ch.s.mu.Lock()
 	defer c.ch.s.mu.Unlock()
-	return c.ch.cause
+	cause, _ := genesis.ParseHangupCause(c.ch.cause)
+	return cause
 }
 
 // Call places an incoming call whose dialplan runs

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/genesis-esl/genesis"
 )
 
 // stateNumbers are FreeSWITCH's switch_channel_state_t values.
@@ -14,11 +16,13 @@ var stateNumbers = map[string]int{
 	"CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13,
 }
 
-// causeQ850 gives hangup_cause_q850 for the causes fakeswitch produces most.
-var causeQ850 = map[string]int{
-	"NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSWER": 19,
-	"SUBSCRIBER_ABSENT": 20, "CALL_REJECTED": 21, "NO_ROUTE_DESTINATION": 3,
-	"ORIGINATOR_CANCEL": 487, "MANAGER_REQUEST": 703, "NORMAL_UNSPECIFIED": 31,
+// q850 gives hangup_cause_q850 for a cause name.
+func q850(cause string) int {
+	c, err := genesis.ParseHangupCause(cause)
+	if err != nil {
+		return 0
+	}
+	return c.Q850()
 }
 
 // app is one dialplan application queued on a channel.
@@ -124,7 +128,8 @@ func (ch *channel) infoLocked() ChannelInfo {
 	for _, h := range ch.vars {
 		vars[h.name] = h.value
 	}
-	info := ChannelInfo{UUID: ch.uuid, Name: ch.name, Direction: ch.direction, State: ch.state,
+	state, _ := genesis.ParseChannelState(ch.state)
+	info := ChannelInfo{UUID: ch.uuid, Name: ch.name, Direction: ch.direction, State: state,
 		CallState: ch.callState, Answered: !ch.answered.IsZero(), Variables: vars, Created: ch.created}
 	if ch.peer != nil {
 		info.BridgedTo = ch.peer.uuid
@@ -429,7 +434,7 @@ func (ch *channel) hangupLocked(cause string) {
 	ch.answerState = "hangup"
 	ch.stateNum = stateNumbers["CS_HANGUP"]
 	ch.setVarLocked("hangup_cause", cause)
-	ch.setVarLocked("hangup_cause_q850", strconv.Itoa(causeQ850[cause]))
+	ch.setVarLocked("hangup_cause_q850", strconv.Itoa(q850(cause)))
 	ch.s.logLocked(5, "switch_channel.c", "switch_channel_perform_hangup", 3445, ch.uuid,
 		fmt.Sprintf("Hangup %s [%s] [%s]", ch.name, ch.state, cause))
 	ch.chanEventLocked("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445, true)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genesis-esl/genesis"
 	"github.com/matryer/is"
 )
 
@@ -34,7 +35,7 @@ func TestOriginateLifecycle(t *testing.T) {
 	chs := s.Channels()
 	is.Equal(len(chs), 1)
 	is.Equal(chs[0].UUID, u1)
-	is.Equal(chs[0].State, "CS_EXECUTE")
+	is.Equal(chs[0].State, genesis.StateExecute)
 	is.True(chs[0].Answered)
 	is.Equal(chs[0].Variables["return_ring_ready"], "true")
 	is.Equal(c.api("uuid_exists "+u1), "true")
@@ -60,6 +61,7 @@ func TestOriginateLifecycle(t *testing.T) {
 		"CHANNEL_CALLSTATE", "CHANNEL_STATE:CS_REPORTING", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY", "CHANNEL_STATE:CS_DESTROY"})
 	is.Equal(hc.values("Hangup-Cause"), []string{"USER_BUSY", "USER_BUSY"}) // twice, as FreeSWITCH writes it
 	is.Equal(hc.get("variable_hangup_cause"), "USER_BUSY")
+	is.Equal(hc.get("variable_hangup_cause_q850"), "17")
 	is.Equal(len(s.Channels()), 0)
 }
 
@@ -95,7 +97,7 @@ func TestDialBehaviour(t *testing.T) {
 		WithDialPath("user/busy", Busy()),
 		WithDialPath("user/slow", NoAnswer(10*time.Millisecond)),
 		WithDialPath("user/late", AnswerAfter(20*time.Millisecond)),
-		WithDialPath("sofia/gw/", Reject("call_rejected")),
+		WithDialPath("sofia/gw/", Reject(genesis.CauseCallRejected)),
 	)
 	c := dialAuth(t, s)
 	is.Equal(c.api("originate user/busy &park()"), "-ERR USER_BUSY\n")
@@ -165,14 +167,14 @@ func TestBridgeAndDTMF(t *testing.T) {
 	is.Equal(e.get("DTMF-Digit"), "9")
 
 	// The far end of u2 hangs up: u2 with the cause, u1 with NORMAL_CLEARING.
-	is.NoErr(s.Hangup(u2, "USER_BUSY"))
+	is.NoErr(s.Hangup(u2, genesis.CauseUserBusy))
 	causes := map[string]string{}
 	for len(causes) < 2 {
 		e := c.waitEvent("CHANNEL_HANGUP_COMPLETE", "")
 		causes[e.get("Unique-ID")] = e.get("Hangup-Cause")
 	}
 	is.Equal(causes, map[string]string{u1: "NORMAL_CLEARING", u2: "USER_BUSY"})
-	is.True(s.Hangup(u2, "") != nil) // gone
+	is.True(s.Hangup(u2, genesis.CauseNone) != nil) // gone
 }
 
 func TestPlayAndGetDigits(t *testing.T) {

@@ -15,7 +15,7 @@
 //		// "api originate user/1000 &park()" rings briefly, answers, replies
 //		// "+OK <uuid>" and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
 //		...
-//		if err := s.Hangup(uuid, "USER_BUSY"); err != nil { // the far end hangs up
+//		if err := s.Hangup(uuid, genesis.CauseUserBusy); err != nil { // the far end hangs up
 //			t.Fatal(err)
 //		}
 //	}
@@ -76,10 +76,11 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/genesis-esl/genesis"
 )
 
 // ErrNoSuchChannel is returned by methods given the UUID of a channel that
@@ -382,13 +383,13 @@ func (s *Server) connList() []*conn {
 // ChannelInfo is a snapshot of one live channel.
 type ChannelInfo struct {
 	UUID      string
-	Name      string            // e.g. "loopback/9000-a"
-	Direction string            // "inbound" or "outbound"
-	State     string            // Channel-State, e.g. "CS_EXECUTE"
-	CallState string            // Channel-Call-State, e.g. "ACTIVE"
-	Answered  bool              // the channel has been answered
-	BridgedTo string            // UUID of the bridged channel, "" if none
-	Variables map[string]string // channel variables (without the variable_ prefix)
+	Name      string               // e.g. "loopback/9000-a"
+	Direction string               // "inbound" or "outbound"
+	State     genesis.ChannelState // Channel-State, e.g. StateExecute
+	CallState string               // Channel-Call-State, e.g. "ACTIVE"
+	Answered  bool                 // the channel has been answered
+	BridgedTo string               // UUID of the bridged channel, "" if none
+	Variables map[string]string    // channel variables (without the variable_ prefix)
 	Created   time.Time
 }
 
@@ -458,20 +459,20 @@ func (s *Server) SendDTMF(uuid, digits string) error {
 	return nil
 }
 
-// Hangup makes the far end of channel uuid hang up with cause (e.g.
-// "NORMAL_CLEARING", "USER_BUSY"); a bridged peer hangs up with
+// Hangup makes the far end of channel uuid hang up with cause
+// (CauseNone means NORMAL_CLEARING); a bridged peer hangs up with
 // NORMAL_CLEARING.
-func (s *Server) Hangup(uuid string, cause string) error {
+func (s *Server) Hangup(uuid string, cause genesis.HangupCause) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch, ok := s.chans[uuid]
 	if !ok || ch.hungUp {
 		return fmt.Errorf("fakeswitch: hangup %s: %w", uuid, ErrNoSuchChannel)
 	}
-	if cause == "" {
-		cause = "NORMAL_CLEARING"
+	if cause == genesis.CauseNone {
+		cause = genesis.CauseNormalClearing
 	}
-	ch.hangupLocked(strings.ToUpper(cause))
+	ch.hangupLocked(cause.String())
 	return nil
 }
 

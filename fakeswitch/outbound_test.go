@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genesis-esl/genesis"
 	"github.com/matryer/is"
 )
 
@@ -77,7 +78,7 @@ func TestOutboundConnect(t *testing.T) {
 		t.Fatal("destroyed while lingering")
 	default:
 	}
-	is.Equal(call.Cause(), "NORMAL_CLEARING")
+	is.Equal(call.Cause(), genesis.CauseNormalClearing)
 	_ = c.nc.Close()
 	<-call.Done()
 }
@@ -88,7 +89,7 @@ func TestOutboundNoLinger(t *testing.T) {
 	s := StartT(t)
 	call, c, _ := outbound(t, s, nil)
 	c.cmd("myevents")
-	is.NoErr(s.Hangup(call.UUID(), "ORIGINATOR_CANCEL"))
+	is.NoErr(s.Hangup(call.UUID(), genesis.CauseOriginatorCancel))
 	e := c.waitEvent("CHANNEL_HANGUP_COMPLETE", call.UUID())
 	is.Equal(e.get("Hangup-Cause"), "ORIGINATOR_CANCEL")
 	n := c.read()
@@ -107,7 +108,7 @@ func TestOutboundExit(t *testing.T) {
 	is.Equal(c.cmd("exit").get("Reply-Text"), "+OK bye")
 	is.Equal(c.read().get("Content-Disposition"), "disconnect")
 	<-call.Done() // the dialplan ends and the call hangs up
-	is.Equal(call.Cause(), "NORMAL_CLEARING")
+	is.Equal(call.Cause(), genesis.CauseNormalClearing)
 }
 
 func TestOutboundEventsAndBgapi(t *testing.T) {
@@ -179,7 +180,7 @@ func TestSocketApp(t *testing.T) {
 	is.Equal(data.get("FreeSWITCH-Hostname"), "pbx1")
 	is.Equal(data.get("variable_current_application"), "socket")
 	c.cmd("myevents")
-	is.NoErr(s.Hangup(u1, "NORMAL_CLEARING"))
+	is.NoErr(s.Hangup(u1, genesis.CauseNormalClearing))
 	e := c.waitEvent("CHANNEL_EXECUTE_COMPLETE", u1)
 	is.Equal(e.get("Application"), "socket") // the socket app ends at hangup
 }
@@ -192,11 +193,11 @@ func TestCallHungUp(t *testing.T) {
 	info, ok := s.Channel(call.UUID())
 	is.True(ok)
 	is.Equal(info.Direction, "inbound")
-	is.Equal(call.Cause(), "")
+	is.Equal(call.Cause(), genesis.CauseNone)
 	c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: pre_answer")
 	c.cmd("sendmsg\ncall-command: hangup\nhangup-cause: USER_BUSY\nevent-lock: true")
 	<-call.HungUp()
-	is.Equal(call.Cause(), "USER_BUSY")
+	is.Equal(call.Cause(), genesis.CauseUserBusy)
 }
 
 func TestSocketSyncMode(t *testing.T) {
