@@ -65,7 +65,7 @@ func TestOutboundSessionAnswersPlaysAndHangsUp(t *testing.T) {
 		is.NoErr(err) // answer, playback and hangup all completed
 	}
 	<-call.Done()
-	is.Equal(call.Cause(), "NORMAL_CLEARING")
+	is.Equal(call.Cause(), genesis.CauseNormalClearing)
 }
 
 func TestSessionBridgesToANewChannel(t *testing.T) {
@@ -124,7 +124,7 @@ func TestFarEndHangsUpDuringSessionPlayback(t *testing.T) {
 		}
 		return false
 	}))
-	is.NoErr(srv.Hangup(call.UUID(), "USER_BUSY"))
+	is.NoErr(srv.Hangup(call.UUID(), genesis.CauseUserBusy))
 	var he *genesis.HangupError
 	is.True(errors.As(<-res, &he))          // Playback says the channel is gone
 	is.Equal(he.Cause, genesis.CauseUserBusy) // with the cause
@@ -187,7 +187,7 @@ func TestPanickingSessionHandlerIsContained(t *testing.T) {
 	second, err := srv.Call(t.Context(), addr, nil)
 	is.NoErr(err)
 	is.NoErr(<-answered) // the server still serves
-	is.NoErr(srv.Hangup(second.UUID(), "NORMAL_CLEARING"))
+	is.NoErr(srv.Hangup(second.UUID(), genesis.CauseNormalClearing))
 	mu.Lock()
 	defer mu.Unlock()
 	is.True(strings.Contains(logs.String(), "session handler bug")) // the panic was logged
@@ -252,7 +252,7 @@ func TestManyConcurrentSessionsLeaveNoGoroutines(t *testing.T) {
 				return
 			}
 			<-call.Done()
-			if call.Cause() != "NORMAL_CLEARING" {
+			if call.Cause() != genesis.CauseNormalClearing {
 				errs <- fmt.Errorf("call %s ended with %s", call.UUID(), call.Cause())
 			}
 		}()
