@@ -126,7 +126,7 @@ func TestFarEndHangsUpDuringSessionPlayback(t *testing.T) {
 	}))
 	is.NoErr(srv.Hangup(call.UUID(), genesis.CauseUserBusy))
 	var he *genesis.HangupError
-	is.True(errors.As(<-res, &he))          // Playback says the channel is gone
+	is.True(errors.As(<-res, &he))            // Playback says the channel is gone
 	is.Equal(he.Cause, genesis.CauseUserBusy) // with the cause
 	is.True(<-res != nil)                     // and ctx ended
 	<-call.Done()
@@ -153,7 +153,7 @@ func TestShutdownWithLiveCalls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	err = o.Shutdown(ctx)
-	is.True(errors.Is(err, context.DeadlineExceeded))   // handlers outlived the grace period
+	is.True(errors.Is(err, context.DeadlineExceeded))     // handlers outlived the grace period
 	is.True(errors.Is(<-served, genesis.ErrServerClosed)) // Serve says why it stopped
 	for _, c := range calls {
 		<-c.Done() // closing the sockets released every call
