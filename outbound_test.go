@@ -187,7 +187,7 @@ func TestPanickingSessionHandlerIsContained(t *testing.T) {
 	second, err := srv.Call(t.Context(), addr, nil)
 	is.NoErr(err)
 	is.NoErr(<-answered) // the server still serves
-	is.NoErr(srv.Hangup(second.UUID(), genesis.CauseNormalClearing))
+	<-second.Done()      // the handler returned: the socket closed, the call ended
 	mu.Lock()
 	defer mu.Unlock()
 	is.True(strings.Contains(logs.String(), "session handler bug")) // the panic was logged
