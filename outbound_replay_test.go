@@ -116,11 +116,11 @@ func TestOutboundReplaysCapturedSession(t *testing.T) {
 		}
 	}
 	res := <-got
-	is.Equal(res.uuid, capturedUUID)   // Unique-ID from the channel data
-	is.Equal(res.mode, "async")        // decoded connect reply
-	is.Equal(res.dest, "5000")         // Caller-* headers
-	is.NoErr(res.stateErr)             // the state followed the events to hangup
-	is.True(res.ctxEnded)              // the linger notice ended the handler's context
+	is.Equal(res.uuid, capturedUUID) // Unique-ID from the channel data
+	is.Equal(res.mode, "async")      // decoded connect reply
+	is.Equal(res.dest, "5000")       // Caller-* headers
+	is.NoErr(res.stateErr)           // the state followed the events to hangup
+	is.True(res.ctxEnded)            // the linger notice ended the handler's context
 	is.True(res.hangupState >= genesis.StateHangup)
 	_, err = io.ReadAll(r) // when the handler returned the session closed the socket
 	is.NoErr(err)
