@@ -153,14 +153,12 @@ func (r *registry) add(reg *registration) (remove func()) {
 }
 
 // removeUUID drops every handler scoped to a channel (it was destroyed).
+// Events already queued for them are still handled: they happened before
+// the channel went.
 func (r *registry) removeUUID(id string) {
 	r.mu.Lock()
-	list := r.byUUID[id]
 	delete(r.byUUID, id)
 	r.mu.Unlock()
-	for _, reg := range list {
-		reg.removed.Store(true)
-	}
 }
 
 // without returns list minus reg, in a new array so that snapshots taken by
