@@ -2,193 +2,194 @@
 
 package genesis
 
-// Event names, as FreeSWITCH sends them in Event-Name (switch_event_types_t), for
-// Subscribe, On and Event.Name. EventAll subscribes to (or handles) every event.
+// FreeSWITCH's event names (switch_event_types_t), as sent in the Event-Name
+// header; use them with On and Subscribe. Constant names are the event names in
+// CamelCase, with initialisms (API, DTMF, UUID, …) kept upper case.
 const (
-	// EventCustom is the CUSTOM event.
+	// EventCustom is the event name CUSTOM: a custom event; its Event-Subclass header names the kind.
 	EventCustom = "CUSTOM"
-	// EventClone is the CLONE event.
+	// EventClone is the event name CLONE.
 	EventClone = "CLONE"
-	// EventChannelCreate is the CHANNEL_CREATE event.
+	// EventChannelCreate is the event name CHANNEL_CREATE: a channel was created.
 	EventChannelCreate = "CHANNEL_CREATE"
-	// EventChannelDestroy is the CHANNEL_DESTROY event.
+	// EventChannelDestroy is the event name CHANNEL_DESTROY: a channel was destroyed; it is the last event of a channel.
 	EventChannelDestroy = "CHANNEL_DESTROY"
-	// EventChannelState is the CHANNEL_STATE event.
+	// EventChannelState is the event name CHANNEL_STATE: a channel changed state (see the Channel-State header).
 	EventChannelState = "CHANNEL_STATE"
-	// EventChannelCallstate is the CHANNEL_CALLSTATE event.
+	// EventChannelCallstate is the event name CHANNEL_CALLSTATE: a channel's call state changed (see the Channel-Call-State header).
 	EventChannelCallstate = "CHANNEL_CALLSTATE"
-	// EventChannelAnswer is the CHANNEL_ANSWER event.
+	// EventChannelAnswer is the event name CHANNEL_ANSWER: a channel was answered.
 	EventChannelAnswer = "CHANNEL_ANSWER"
-	// EventChannelHangup is the CHANNEL_HANGUP event.
+	// EventChannelHangup is the event name CHANNEL_HANGUP: a channel hung up (see the Hangup-Cause header).
 	EventChannelHangup = "CHANNEL_HANGUP"
-	// EventChannelHangupComplete is the CHANNEL_HANGUP_COMPLETE event.
+	// EventChannelHangupComplete is the event name CHANNEL_HANGUP_COMPLETE: a channel finished hanging up; it carries the call's final variables.
 	EventChannelHangupComplete = "CHANNEL_HANGUP_COMPLETE"
-	// EventChannelExecute is the CHANNEL_EXECUTE event.
+	// EventChannelExecute is the event name CHANNEL_EXECUTE: a dialplan application started on a channel.
 	EventChannelExecute = "CHANNEL_EXECUTE"
-	// EventChannelExecuteComplete is the CHANNEL_EXECUTE_COMPLETE event.
+	// EventChannelExecuteComplete is the event name CHANNEL_EXECUTE_COMPLETE: a dialplan application finished on a channel.
 	EventChannelExecuteComplete = "CHANNEL_EXECUTE_COMPLETE"
-	// EventChannelHold is the CHANNEL_HOLD event.
+	// EventChannelHold is the event name CHANNEL_HOLD.
 	EventChannelHold = "CHANNEL_HOLD"
-	// EventChannelUnhold is the CHANNEL_UNHOLD event.
+	// EventChannelUnhold is the event name CHANNEL_UNHOLD.
 	EventChannelUnhold = "CHANNEL_UNHOLD"
-	// EventChannelBridge is the CHANNEL_BRIDGE event.
+	// EventChannelBridge is the event name CHANNEL_BRIDGE: two channels were bridged.
 	EventChannelBridge = "CHANNEL_BRIDGE"
-	// EventChannelUnbridge is the CHANNEL_UNBRIDGE event.
+	// EventChannelUnbridge is the event name CHANNEL_UNBRIDGE: two bridged channels were separated.
 	EventChannelUnbridge = "CHANNEL_UNBRIDGE"
-	// EventChannelProgress is the CHANNEL_PROGRESS event.
+	// EventChannelProgress is the event name CHANNEL_PROGRESS.
 	EventChannelProgress = "CHANNEL_PROGRESS"
-	// EventChannelProgressMedia is the CHANNEL_PROGRESS_MEDIA event.
+	// EventChannelProgressMedia is the event name CHANNEL_PROGRESS_MEDIA.
 	EventChannelProgressMedia = "CHANNEL_PROGRESS_MEDIA"
-	// EventChannelOutgoing is the CHANNEL_OUTGOING event.
+	// EventChannelOutgoing is the event name CHANNEL_OUTGOING: an outgoing channel was created.
 	EventChannelOutgoing = "CHANNEL_OUTGOING"
-	// EventChannelPark is the CHANNEL_PARK event.
+	// EventChannelPark is the event name CHANNEL_PARK: a channel was parked.
 	EventChannelPark = "CHANNEL_PARK"
-	// EventChannelUnpark is the CHANNEL_UNPARK event.
+	// EventChannelUnpark is the event name CHANNEL_UNPARK: a parked channel left park.
 	EventChannelUnpark = "CHANNEL_UNPARK"
-	// EventChannelApplication is the CHANNEL_APPLICATION event.
+	// EventChannelApplication is the event name CHANNEL_APPLICATION.
 	EventChannelApplication = "CHANNEL_APPLICATION"
-	// EventChannelOriginate is the CHANNEL_ORIGINATE event.
+	// EventChannelOriginate is the event name CHANNEL_ORIGINATE: an originate created a channel.
 	EventChannelOriginate = "CHANNEL_ORIGINATE"
-	// EventChannelUUID is the CHANNEL_UUID event.
+	// EventChannelUUID is the event name CHANNEL_UUID.
 	EventChannelUUID = "CHANNEL_UUID"
-	// EventAPI is the API event.
+	// EventAPI is the event name API.
 	EventAPI = "API"
-	// EventLog is the LOG event.
+	// EventLog is the event name LOG.
 	EventLog = "LOG"
-	// EventInboundChan is the INBOUND_CHAN event.
+	// EventInboundChan is the event name INBOUND_CHAN.
 	EventInboundChan = "INBOUND_CHAN"
-	// EventOutboundChan is the OUTBOUND_CHAN event.
+	// EventOutboundChan is the event name OUTBOUND_CHAN.
 	EventOutboundChan = "OUTBOUND_CHAN"
-	// EventStartup is the STARTUP event.
+	// EventStartup is the event name STARTUP.
 	EventStartup = "STARTUP"
-	// EventShutdown is the SHUTDOWN event.
+	// EventShutdown is the event name SHUTDOWN.
 	EventShutdown = "SHUTDOWN"
-	// EventPublish is the PUBLISH event.
+	// EventPublish is the event name PUBLISH.
 	EventPublish = "PUBLISH"
-	// EventUnpublish is the UNPUBLISH event.
+	// EventUnpublish is the event name UNPUBLISH.
 	EventUnpublish = "UNPUBLISH"
-	// EventTalk is the TALK event.
+	// EventTalk is the event name TALK.
 	EventTalk = "TALK"
-	// EventNotalk is the NOTALK event.
+	// EventNotalk is the event name NOTALK.
 	EventNotalk = "NOTALK"
-	// EventSessionCrash is the SESSION_CRASH event.
+	// EventSessionCrash is the event name SESSION_CRASH.
 	EventSessionCrash = "SESSION_CRASH"
-	// EventModuleLoad is the MODULE_LOAD event.
+	// EventModuleLoad is the event name MODULE_LOAD.
 	EventModuleLoad = "MODULE_LOAD"
-	// EventModuleUnload is the MODULE_UNLOAD event.
+	// EventModuleUnload is the event name MODULE_UNLOAD.
 	EventModuleUnload = "MODULE_UNLOAD"
-	// EventDTMF is the DTMF event.
+	// EventDTMF is the event name DTMF: a channel received a DTMF digit (see the DTMF-Digit header).
 	EventDTMF = "DTMF"
-	// EventMessage is the MESSAGE event.
+	// EventMessage is the event name MESSAGE.
 	EventMessage = "MESSAGE"
-	// EventPresenceIn is the PRESENCE_IN event.
+	// EventPresenceIn is the event name PRESENCE_IN.
 	EventPresenceIn = "PRESENCE_IN"
-	// EventNotifyIn is the NOTIFY_IN event.
+	// EventNotifyIn is the event name NOTIFY_IN.
 	EventNotifyIn = "NOTIFY_IN"
-	// EventPresenceOut is the PRESENCE_OUT event.
+	// EventPresenceOut is the event name PRESENCE_OUT.
 	EventPresenceOut = "PRESENCE_OUT"
-	// EventPresenceProbe is the PRESENCE_PROBE event.
+	// EventPresenceProbe is the event name PRESENCE_PROBE.
 	EventPresenceProbe = "PRESENCE_PROBE"
-	// EventMessageWaiting is the MESSAGE_WAITING event.
+	// EventMessageWaiting is the event name MESSAGE_WAITING.
 	EventMessageWaiting = "MESSAGE_WAITING"
-	// EventMessageQuery is the MESSAGE_QUERY event.
+	// EventMessageQuery is the event name MESSAGE_QUERY.
 	EventMessageQuery = "MESSAGE_QUERY"
-	// EventRoster is the ROSTER event.
+	// EventRoster is the event name ROSTER.
 	EventRoster = "ROSTER"
-	// EventCodec is the CODEC event.
+	// EventCodec is the event name CODEC.
 	EventCodec = "CODEC"
-	// EventBackgroundJob is the BACKGROUND_JOB event.
+	// EventBackgroundJob is the event name BACKGROUND_JOB: a bgapi job finished; Job-UUID names the job and the body is its result.
 	EventBackgroundJob = "BACKGROUND_JOB"
-	// EventDetectedSpeech is the DETECTED_SPEECH event.
+	// EventDetectedSpeech is the event name DETECTED_SPEECH.
 	EventDetectedSpeech = "DETECTED_SPEECH"
-	// EventDetectedTone is the DETECTED_TONE event.
+	// EventDetectedTone is the event name DETECTED_TONE.
 	EventDetectedTone = "DETECTED_TONE"
-	// EventPrivateCommand is the PRIVATE_COMMAND event.
+	// EventPrivateCommand is the event name PRIVATE_COMMAND.
 	EventPrivateCommand = "PRIVATE_COMMAND"
-	// EventHeartbeat is the HEARTBEAT event.
+	// EventHeartbeat is the event name HEARTBEAT: FreeSWITCH's periodic status report.
 	EventHeartbeat = "HEARTBEAT"
-	// EventTrap is the TRAP event.
+	// EventTrap is the event name TRAP.
 	EventTrap = "TRAP"
-	// EventAddSchedule is the ADD_SCHEDULE event.
+	// EventAddSchedule is the event name ADD_SCHEDULE.
 	EventAddSchedule = "ADD_SCHEDULE"
-	// EventDelSchedule is the DEL_SCHEDULE event.
+	// EventDelSchedule is the event name DEL_SCHEDULE.
 	EventDelSchedule = "DEL_SCHEDULE"
-	// EventExeSchedule is the EXE_SCHEDULE event.
+	// EventExeSchedule is the event name EXE_SCHEDULE.
 	EventExeSchedule = "EXE_SCHEDULE"
-	// EventReSchedule is the RE_SCHEDULE event.
+	// EventReSchedule is the event name RE_SCHEDULE.
 	EventReSchedule = "RE_SCHEDULE"
-	// EventReloadxml is the RELOADXML event.
+	// EventReloadxml is the event name RELOADXML.
 	EventReloadxml = "RELOADXML"
-	// EventNotify is the NOTIFY event.
+	// EventNotify is the event name NOTIFY.
 	EventNotify = "NOTIFY"
-	// EventPhoneFeature is the PHONE_FEATURE event.
+	// EventPhoneFeature is the event name PHONE_FEATURE.
 	EventPhoneFeature = "PHONE_FEATURE"
-	// EventPhoneFeatureSubscribe is the PHONE_FEATURE_SUBSCRIBE event.
+	// EventPhoneFeatureSubscribe is the event name PHONE_FEATURE_SUBSCRIBE.
 	EventPhoneFeatureSubscribe = "PHONE_FEATURE_SUBSCRIBE"
-	// EventSendMessage is the SEND_MESSAGE event.
+	// EventSendMessage is the event name SEND_MESSAGE.
 	EventSendMessage = "SEND_MESSAGE"
-	// EventRecvMessage is the RECV_MESSAGE event.
+	// EventRecvMessage is the event name RECV_MESSAGE.
 	EventRecvMessage = "RECV_MESSAGE"
-	// EventRequestParams is the REQUEST_PARAMS event.
+	// EventRequestParams is the event name REQUEST_PARAMS.
 	EventRequestParams = "REQUEST_PARAMS"
-	// EventChannelData is the CHANNEL_DATA event.
+	// EventChannelData is the event name CHANNEL_DATA.
 	EventChannelData = "CHANNEL_DATA"
-	// EventGeneral is the GENERAL event.
+	// EventGeneral is the event name GENERAL.
 	EventGeneral = "GENERAL"
-	// EventCommand is the COMMAND event.
+	// EventCommand is the event name COMMAND.
 	EventCommand = "COMMAND"
-	// EventSessionHeartbeat is the SESSION_HEARTBEAT event.
+	// EventSessionHeartbeat is the event name SESSION_HEARTBEAT.
 	EventSessionHeartbeat = "SESSION_HEARTBEAT"
-	// EventClientDisconnected is the CLIENT_DISCONNECTED event.
+	// EventClientDisconnected is the event name CLIENT_DISCONNECTED.
 	EventClientDisconnected = "CLIENT_DISCONNECTED"
-	// EventServerDisconnected is the SERVER_DISCONNECTED event.
+	// EventServerDisconnected is the event name SERVER_DISCONNECTED.
 	EventServerDisconnected = "SERVER_DISCONNECTED"
-	// EventSendInfo is the SEND_INFO event.
+	// EventSendInfo is the event name SEND_INFO.
 	EventSendInfo = "SEND_INFO"
-	// EventRecvInfo is the RECV_INFO event.
+	// EventRecvInfo is the event name RECV_INFO.
 	EventRecvInfo = "RECV_INFO"
-	// EventRecvRTCPMessage is the RECV_RTCP_MESSAGE event.
+	// EventRecvRTCPMessage is the event name RECV_RTCP_MESSAGE.
 	EventRecvRTCPMessage = "RECV_RTCP_MESSAGE"
-	// EventSendRTCPMessage is the SEND_RTCP_MESSAGE event.
+	// EventSendRTCPMessage is the event name SEND_RTCP_MESSAGE.
 	EventSendRTCPMessage = "SEND_RTCP_MESSAGE"
-	// EventCallSecure is the CALL_SECURE event.
+	// EventCallSecure is the event name CALL_SECURE.
 	EventCallSecure = "CALL_SECURE"
-	// EventNAT is the NAT event.
+	// EventNAT is the event name NAT.
 	EventNAT = "NAT"
-	// EventRecordStart is the RECORD_START event.
+	// EventRecordStart is the event name RECORD_START.
 	EventRecordStart = "RECORD_START"
-	// EventRecordStop is the RECORD_STOP event.
+	// EventRecordStop is the event name RECORD_STOP.
 	EventRecordStop = "RECORD_STOP"
-	// EventPlaybackStart is the PLAYBACK_START event.
+	// EventPlaybackStart is the event name PLAYBACK_START.
 	EventPlaybackStart = "PLAYBACK_START"
-	// EventPlaybackStop is the PLAYBACK_STOP event.
+	// EventPlaybackStop is the event name PLAYBACK_STOP.
 	EventPlaybackStop = "PLAYBACK_STOP"
-	// EventCallUpdate is the CALL_UPDATE event.
+	// EventCallUpdate is the event name CALL_UPDATE.
 	EventCallUpdate = "CALL_UPDATE"
-	// EventFailure is the FAILURE event.
+	// EventFailure is the event name FAILURE.
 	EventFailure = "FAILURE"
-	// EventSocketData is the SOCKET_DATA event.
+	// EventSocketData is the event name SOCKET_DATA.
 	EventSocketData = "SOCKET_DATA"
-	// EventMediaBugStart is the MEDIA_BUG_START event.
+	// EventMediaBugStart is the event name MEDIA_BUG_START.
 	EventMediaBugStart = "MEDIA_BUG_START"
-	// EventMediaBugStop is the MEDIA_BUG_STOP event.
+	// EventMediaBugStop is the event name MEDIA_BUG_STOP.
 	EventMediaBugStop = "MEDIA_BUG_STOP"
-	// EventConferenceDataQuery is the CONFERENCE_DATA_QUERY event.
+	// EventConferenceDataQuery is the event name CONFERENCE_DATA_QUERY.
 	EventConferenceDataQuery = "CONFERENCE_DATA_QUERY"
-	// EventConferenceData is the CONFERENCE_DATA event.
+	// EventConferenceData is the event name CONFERENCE_DATA.
 	EventConferenceData = "CONFERENCE_DATA"
-	// EventCallSetupReq is the CALL_SETUP_REQ event.
+	// EventCallSetupReq is the event name CALL_SETUP_REQ.
 	EventCallSetupReq = "CALL_SETUP_REQ"
-	// EventCallSetupResult is the CALL_SETUP_RESULT event.
+	// EventCallSetupResult is the event name CALL_SETUP_RESULT.
 	EventCallSetupResult = "CALL_SETUP_RESULT"
-	// EventCallDetail is the CALL_DETAIL event.
+	// EventCallDetail is the event name CALL_DETAIL.
 	EventCallDetail = "CALL_DETAIL"
-	// EventDeviceState is the DEVICE_STATE event.
+	// EventDeviceState is the event name DEVICE_STATE.
 	EventDeviceState = "DEVICE_STATE"
-	// EventText is the TEXT event.
+	// EventText is the event name TEXT.
 	EventText = "TEXT"
-	// EventShutdownRequested is the SHUTDOWN_REQUESTED event.
+	// EventShutdownRequested is the event name SHUTDOWN_REQUESTED.
 	EventShutdownRequested = "SHUTDOWN_REQUESTED"
-	// EventAll stands for every event in Subscribe and On.
+	// EventAll is the event name ALL: it is not an event of its own; subscribing to it, or passing it to On, covers every event.
 	EventAll = "ALL"
 )

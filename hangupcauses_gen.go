@@ -5,424 +5,551 @@ package genesis
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
-// HangupCause is why a call ended (switch_call_cause_t). Values below 128 are the
-// Q.850 cause codes; the others are FreeSWITCH's own.
+// HangupCause is why a FreeSWITCH call ended (switch_call_cause_t), as carried in
+// the Hangup-Cause header and in -ERR replies to originate. The value is
+// FreeSWITCH's number: the ITU-T Q.850 cause code up to 127, a FreeSWITCH-specific
+// number (such as 487 or the 8xx causes) above it.
+//
+// Constant names are FreeSWITCH's names in CamelCase, mechanically: words split
+// at underscores, initialisms (IE, SRTP, URL) kept upper case, words FreeSWITCH
+// runs together kept together (BEARERCAPABILITY_NOTAUTH is
+// CauseBearercapabilityNotauth).
 type HangupCause int
 
+// The hangup causes FreeSWITCH knows, with FreeSWITCH's values.
 const (
-	// CauseNone is FreeSWITCH's NONE (0).
+	// CauseNone is NONE, value 0 (no cause set); mod_sofia sends its default, SIP 480, for it.
 	CauseNone HangupCause = 0
-	// CauseUnallocatedNumber is FreeSWITCH's UNALLOCATED_NUMBER (1).
+	// CauseUnallocatedNumber is UNALLOCATED_NUMBER, value 1 (a Q.850 code); mod_sofia sends SIP 404 for it.
 	CauseUnallocatedNumber HangupCause = 1
-	// CauseNoRouteTransitNet is FreeSWITCH's NO_ROUTE_TRANSIT_NET (2).
+	// CauseNoRouteTransitNet is NO_ROUTE_TRANSIT_NET, value 2 (a Q.850 code); mod_sofia sends SIP 404 for it.
 	CauseNoRouteTransitNet HangupCause = 2
-	// CauseNoRouteDestination is FreeSWITCH's NO_ROUTE_DESTINATION (3).
+	// CauseNoRouteDestination is NO_ROUTE_DESTINATION, value 3 (a Q.850 code); mod_sofia sends SIP 404 for it.
 	CauseNoRouteDestination HangupCause = 3
-	// CauseChannelUnacceptable is FreeSWITCH's CHANNEL_UNACCEPTABLE (6).
+	// CauseChannelUnacceptable is CHANNEL_UNACCEPTABLE, value 6 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseChannelUnacceptable HangupCause = 6
-	// CauseCallAwardedDelivered is FreeSWITCH's CALL_AWARDED_DELIVERED (7).
+	// CauseCallAwardedDelivered is CALL_AWARDED_DELIVERED, value 7 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseCallAwardedDelivered HangupCause = 7
-	// CauseNormalClearing is FreeSWITCH's NORMAL_CLEARING (16).
+	// CauseNormalClearing is NORMAL_CLEARING, value 16 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseNormalClearing HangupCause = 16
-	// CauseUserBusy is FreeSWITCH's USER_BUSY (17).
+	// CauseUserBusy is USER_BUSY, value 17 (a Q.850 code); mod_sofia sends SIP 486 for it.
 	CauseUserBusy HangupCause = 17
-	// CauseNoUserResponse is FreeSWITCH's NO_USER_RESPONSE (18).
+	// CauseNoUserResponse is NO_USER_RESPONSE, value 18 (a Q.850 code); mod_sofia sends SIP 408 for it.
 	CauseNoUserResponse HangupCause = 18
-	// CauseNoAnswer is FreeSWITCH's NO_ANSWER (19).
+	// CauseNoAnswer is NO_ANSWER, value 19 (a Q.850 code); mod_sofia sends SIP 480 for it.
 	CauseNoAnswer HangupCause = 19
-	// CauseSubscriberAbsent is FreeSWITCH's SUBSCRIBER_ABSENT (20).
+	// CauseSubscriberAbsent is SUBSCRIBER_ABSENT, value 20 (a Q.850 code); mod_sofia sends SIP 480 for it.
 	CauseSubscriberAbsent HangupCause = 20
-	// CauseCallRejected is FreeSWITCH's CALL_REJECTED (21).
+	// CauseCallRejected is CALL_REJECTED, value 21 (a Q.850 code); mod_sofia sends SIP 603 for it.
 	CauseCallRejected HangupCause = 21
-	// CauseNumberChanged is FreeSWITCH's NUMBER_CHANGED (22).
+	// CauseNumberChanged is NUMBER_CHANGED, value 22 (a Q.850 code); mod_sofia sends SIP 410 for it.
 	CauseNumberChanged HangupCause = 22
-	// CauseRedirectionToNewDestination is FreeSWITCH's REDIRECTION_TO_NEW_DESTINATION (23).
+	// CauseRedirectionToNewDestination is REDIRECTION_TO_NEW_DESTINATION, value 23 (a Q.850 code); mod_sofia sends SIP 410 for it.
 	CauseRedirectionToNewDestination HangupCause = 23
-	// CauseExchangeRoutingError is FreeSWITCH's EXCHANGE_ROUTING_ERROR (25).
+	// CauseExchangeRoutingError is EXCHANGE_ROUTING_ERROR, value 25 (a Q.850 code); mod_sofia sends SIP 483 for it.
 	CauseExchangeRoutingError HangupCause = 25
-	// CauseDestinationOutOfOrder is FreeSWITCH's DESTINATION_OUT_OF_ORDER (27).
+	// CauseDestinationOutOfOrder is DESTINATION_OUT_OF_ORDER, value 27 (a Q.850 code); mod_sofia sends SIP 502 for it.
 	CauseDestinationOutOfOrder HangupCause = 27
-	// CauseInvalidNumberFormat is FreeSWITCH's INVALID_NUMBER_FORMAT (28).
+	// CauseInvalidNumberFormat is INVALID_NUMBER_FORMAT, value 28 (a Q.850 code); mod_sofia sends SIP 484 for it.
 	CauseInvalidNumberFormat HangupCause = 28
-	// CauseFacilityRejected is FreeSWITCH's FACILITY_REJECTED (29).
+	// CauseFacilityRejected is FACILITY_REJECTED, value 29 (a Q.850 code); mod_sofia sends SIP 501 for it.
 	CauseFacilityRejected HangupCause = 29
-	// CauseResponseToStatusEnquiry is FreeSWITCH's RESPONSE_TO_STATUS_ENQUIRY (30).
+	// CauseResponseToStatusEnquiry is RESPONSE_TO_STATUS_ENQUIRY, value 30 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseResponseToStatusEnquiry HangupCause = 30
-	// CauseNormalUnspecified is FreeSWITCH's NORMAL_UNSPECIFIED (31).
+	// CauseNormalUnspecified is NORMAL_UNSPECIFIED, value 31 (a Q.850 code); mod_sofia sends SIP 480 for it.
 	CauseNormalUnspecified HangupCause = 31
-	// CauseNormalCircuitCongestion is FreeSWITCH's NORMAL_CIRCUIT_CONGESTION (34).
+	// CauseNormalCircuitCongestion is NORMAL_CIRCUIT_CONGESTION, value 34 (a Q.850 code); mod_sofia sends SIP 503 for it.
 	CauseNormalCircuitCongestion HangupCause = 34
-	// CauseNetworkOutOfOrder is FreeSWITCH's NETWORK_OUT_OF_ORDER (38).
+	// CauseNetworkOutOfOrder is NETWORK_OUT_OF_ORDER, value 38 (a Q.850 code); mod_sofia sends SIP 503 for it.
 	CauseNetworkOutOfOrder HangupCause = 38
-	// CauseNormalTemporaryFailure is FreeSWITCH's NORMAL_TEMPORARY_FAILURE (41).
+	// CauseNormalTemporaryFailure is NORMAL_TEMPORARY_FAILURE, value 41 (a Q.850 code); mod_sofia sends SIP 503 for it.
 	CauseNormalTemporaryFailure HangupCause = 41
-	// CauseSwitchCongestion is FreeSWITCH's SWITCH_CONGESTION (42).
+	// CauseSwitchCongestion is SWITCH_CONGESTION, value 42 (a Q.850 code); mod_sofia sends SIP 503 for it.
 	CauseSwitchCongestion HangupCause = 42
-	// CauseAccessInfoDiscarded is FreeSWITCH's ACCESS_INFO_DISCARDED (43).
+	// CauseAccessInfoDiscarded is ACCESS_INFO_DISCARDED, value 43 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseAccessInfoDiscarded HangupCause = 43
-	// CauseRequestedChanUnavail is FreeSWITCH's REQUESTED_CHAN_UNAVAIL (44).
+	// CauseRequestedChanUnavail is REQUESTED_CHAN_UNAVAIL, value 44 (a Q.850 code); mod_sofia sends SIP 503 for it.
 	CauseRequestedChanUnavail HangupCause = 44
-	// CausePreEmpted is FreeSWITCH's PRE_EMPTED (45).
+	// CausePreEmpted is PRE_EMPTED, value 45 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CausePreEmpted HangupCause = 45
-	// CauseFacilityNotSubscribed is FreeSWITCH's FACILITY_NOT_SUBSCRIBED (50).
+	// CauseFacilityNotSubscribed is FACILITY_NOT_SUBSCRIBED, value 50 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseFacilityNotSubscribed HangupCause = 50
-	// CauseOutgoingCallBarred is FreeSWITCH's OUTGOING_CALL_BARRED (52).
+	// CauseOutgoingCallBarred is OUTGOING_CALL_BARRED, value 52 (a Q.850 code); mod_sofia sends SIP 403 for it.
 	CauseOutgoingCallBarred HangupCause = 52
-	// CauseIncomingCallBarred is FreeSWITCH's INCOMING_CALL_BARRED (54).
+	// CauseIncomingCallBarred is INCOMING_CALL_BARRED, value 54 (a Q.850 code); mod_sofia sends SIP 403 for it.
 	CauseIncomingCallBarred HangupCause = 54
-	// CauseBearercapabilityNotauth is FreeSWITCH's BEARERCAPABILITY_NOTAUTH (57).
+	// CauseBearercapabilityNotauth is BEARERCAPABILITY_NOTAUTH, value 57 (a Q.850 code); mod_sofia sends SIP 403 for it.
 	CauseBearercapabilityNotauth HangupCause = 57
-	// CauseBearercapabilityNotavail is FreeSWITCH's BEARERCAPABILITY_NOTAVAIL (58).
+	// CauseBearercapabilityNotavail is BEARERCAPABILITY_NOTAVAIL, value 58 (a Q.850 code); mod_sofia sends SIP 503 for it.
 	CauseBearercapabilityNotavail HangupCause = 58
-	// CauseServiceUnavailable is FreeSWITCH's SERVICE_UNAVAILABLE (63).
+	// CauseServiceUnavailable is SERVICE_UNAVAILABLE, value 63 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseServiceUnavailable HangupCause = 63
-	// CauseBearercapabilityNotimpl is FreeSWITCH's BEARERCAPABILITY_NOTIMPL (65).
+	// CauseBearercapabilityNotimpl is BEARERCAPABILITY_NOTIMPL, value 65 (a Q.850 code); mod_sofia sends SIP 488 for it.
 	CauseBearercapabilityNotimpl HangupCause = 65
-	// CauseChanNotImplemented is FreeSWITCH's CHAN_NOT_IMPLEMENTED (66).
+	// CauseChanNotImplemented is CHAN_NOT_IMPLEMENTED, value 66 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseChanNotImplemented HangupCause = 66
-	// CauseFacilityNotImplemented is FreeSWITCH's FACILITY_NOT_IMPLEMENTED (69).
+	// CauseFacilityNotImplemented is FACILITY_NOT_IMPLEMENTED, value 69 (a Q.850 code); mod_sofia sends SIP 501 for it.
 	CauseFacilityNotImplemented HangupCause = 69
-	// CauseServiceNotImplemented is FreeSWITCH's SERVICE_NOT_IMPLEMENTED (79).
+	// CauseServiceNotImplemented is SERVICE_NOT_IMPLEMENTED, value 79 (a Q.850 code); mod_sofia sends SIP 501 for it.
 	CauseServiceNotImplemented HangupCause = 79
-	// CauseInvalidCallReference is FreeSWITCH's INVALID_CALL_REFERENCE (81).
+	// CauseInvalidCallReference is INVALID_CALL_REFERENCE, value 81 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseInvalidCallReference HangupCause = 81
-	// CauseIncompatibleDestination is FreeSWITCH's INCOMPATIBLE_DESTINATION (88).
+	// CauseIncompatibleDestination is INCOMPATIBLE_DESTINATION, value 88 (a Q.850 code); mod_sofia sends SIP 488 for it.
 	CauseIncompatibleDestination HangupCause = 88
-	// CauseInvalidMsgUnspecified is FreeSWITCH's INVALID_MSG_UNSPECIFIED (95).
+	// CauseInvalidMsgUnspecified is INVALID_MSG_UNSPECIFIED, value 95 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseInvalidMsgUnspecified HangupCause = 95
-	// CauseMandatoryIEMissing is FreeSWITCH's MANDATORY_IE_MISSING (96).
+	// CauseMandatoryIEMissing is MANDATORY_IE_MISSING, value 96 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseMandatoryIEMissing HangupCause = 96
-	// CauseMessageTypeNonexist is FreeSWITCH's MESSAGE_TYPE_NONEXIST (97).
+	// CauseMessageTypeNonexist is MESSAGE_TYPE_NONEXIST, value 97 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseMessageTypeNonexist HangupCause = 97
-	// CauseWrongMessage is FreeSWITCH's WRONG_MESSAGE (98).
+	// CauseWrongMessage is WRONG_MESSAGE, value 98 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseWrongMessage HangupCause = 98
-	// CauseIENonexist is FreeSWITCH's IE_NONEXIST (99).
+	// CauseIENonexist is IE_NONEXIST, value 99 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseIENonexist HangupCause = 99
-	// CauseInvalidIEContents is FreeSWITCH's INVALID_IE_CONTENTS (100).
+	// CauseInvalidIEContents is INVALID_IE_CONTENTS, value 100 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseInvalidIEContents HangupCause = 100
-	// CauseWrongCallState is FreeSWITCH's WRONG_CALL_STATE (101).
+	// CauseWrongCallState is WRONG_CALL_STATE, value 101 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseWrongCallState HangupCause = 101
-	// CauseRecoveryOnTimerExpire is FreeSWITCH's RECOVERY_ON_TIMER_EXPIRE (102).
+	// CauseRecoveryOnTimerExpire is RECOVERY_ON_TIMER_EXPIRE, value 102 (a Q.850 code); mod_sofia sends SIP 504 for it.
 	CauseRecoveryOnTimerExpire HangupCause = 102
-	// CauseMandatoryIELengthError is FreeSWITCH's MANDATORY_IE_LENGTH_ERROR (103).
+	// CauseMandatoryIELengthError is MANDATORY_IE_LENGTH_ERROR, value 103 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseMandatoryIELengthError HangupCause = 103
-	// CauseProtocolError is FreeSWITCH's PROTOCOL_ERROR (111).
+	// CauseProtocolError is PROTOCOL_ERROR, value 111 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseProtocolError HangupCause = 111
-	// CauseInterworking is FreeSWITCH's INTERWORKING (127).
+	// CauseInterworking is INTERWORKING, value 127 (a Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseInterworking HangupCause = 127
-	// CauseSuccess is FreeSWITCH's SUCCESS (142).
+	// CauseSuccess is SUCCESS, value 142 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseSuccess HangupCause = 142
-	// CauseOriginatorCancel is FreeSWITCH's ORIGINATOR_CANCEL (487).
+	// CauseOriginatorCancel is ORIGINATOR_CANCEL, value 487 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 487 for it.
 	CauseOriginatorCancel HangupCause = 487
-	// CauseCrash is FreeSWITCH's CRASH (700).
+	// CauseCrash is CRASH, value 700 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseCrash HangupCause = 700
-	// CauseSystemShutdown is FreeSWITCH's SYSTEM_SHUTDOWN (701).
+	// CauseSystemShutdown is SYSTEM_SHUTDOWN, value 701 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseSystemShutdown HangupCause = 701
-	// CauseLoseRace is FreeSWITCH's LOSE_RACE (702).
+	// CauseLoseRace is LOSE_RACE, value 702 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseLoseRace HangupCause = 702
-	// CauseManagerRequest is FreeSWITCH's MANAGER_REQUEST (703).
+	// CauseManagerRequest is MANAGER_REQUEST, value 703 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseManagerRequest HangupCause = 703
-	// CauseBlindTransfer is FreeSWITCH's BLIND_TRANSFER (800).
+	// CauseBlindTransfer is BLIND_TRANSFER, value 800 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseBlindTransfer HangupCause = 800
-	// CauseAttendedTransfer is FreeSWITCH's ATTENDED_TRANSFER (801).
+	// CauseAttendedTransfer is ATTENDED_TRANSFER, value 801 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseAttendedTransfer HangupCause = 801
-	// CauseAllottedTimeout is FreeSWITCH's ALLOTTED_TIMEOUT (802).
+	// CauseAllottedTimeout is ALLOTTED_TIMEOUT, value 802 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseAllottedTimeout HangupCause = 802
-	// CauseUserChallenge is FreeSWITCH's USER_CHALLENGE (803).
+	// CauseUserChallenge is USER_CHALLENGE, value 803 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseUserChallenge HangupCause = 803
-	// CauseMediaTimeout is FreeSWITCH's MEDIA_TIMEOUT (804).
+	// CauseMediaTimeout is MEDIA_TIMEOUT, value 804 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseMediaTimeout HangupCause = 804
-	// CausePickedOff is FreeSWITCH's PICKED_OFF (805).
+	// CausePickedOff is PICKED_OFF, value 805 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CausePickedOff HangupCause = 805
-	// CauseUserNotRegistered is FreeSWITCH's USER_NOT_REGISTERED (806).
+	// CauseUserNotRegistered is USER_NOT_REGISTERED, value 806 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseUserNotRegistered HangupCause = 806
-	// CauseProgressTimeout is FreeSWITCH's PROGRESS_TIMEOUT (807).
+	// CauseProgressTimeout is PROGRESS_TIMEOUT, value 807 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseProgressTimeout HangupCause = 807
-	// CauseInvalidGateway is FreeSWITCH's INVALID_GATEWAY (808).
+	// CauseInvalidGateway is INVALID_GATEWAY, value 808 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 484 for it.
 	CauseInvalidGateway HangupCause = 808
-	// CauseGatewayDown is FreeSWITCH's GATEWAY_DOWN (809).
+	// CauseGatewayDown is GATEWAY_DOWN, value 809 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 503 for it.
 	CauseGatewayDown HangupCause = 809
-	// CauseInvalidURL is FreeSWITCH's INVALID_URL (810).
+	// CauseInvalidURL is INVALID_URL, value 810 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 484 for it.
 	CauseInvalidURL HangupCause = 810
-	// CauseInvalidProfile is FreeSWITCH's INVALID_PROFILE (811).
+	// CauseInvalidProfile is INVALID_PROFILE, value 811 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 502 for it.
 	CauseInvalidProfile HangupCause = 811
-	// CauseNoPickup is FreeSWITCH's NO_PICKUP (812).
+	// CauseNoPickup is NO_PICKUP, value 812 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseNoPickup HangupCause = 812
-	// CauseSRTPReadError is FreeSWITCH's SRTP_READ_ERROR (813).
+	// CauseSRTPReadError is SRTP_READ_ERROR, value 813 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseSRTPReadError HangupCause = 813
-	// CauseBowout is FreeSWITCH's BOWOUT (814).
+	// CauseBowout is BOWOUT, value 814 (FreeSWITCH's own, no Q.850 code); mod_sofia sends its default, SIP 480, for it.
 	CauseBowout HangupCause = 814
-	// CauseBusyEverywhere is FreeSWITCH's BUSY_EVERYWHERE (815).
+	// CauseBusyEverywhere is BUSY_EVERYWHERE, value 815 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 600 for it.
 	CauseBusyEverywhere HangupCause = 815
-	// CauseDecline is FreeSWITCH's DECLINE (816).
+	// CauseDecline is DECLINE, value 816 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 603 for it.
 	CauseDecline HangupCause = 816
-	// CauseDoesNotExistAnywhere is FreeSWITCH's DOES_NOT_EXIST_ANYWHERE (817).
+	// CauseDoesNotExistAnywhere is DOES_NOT_EXIST_ANYWHERE, value 817 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 604 for it.
 	CauseDoesNotExistAnywhere HangupCause = 817
-	// CauseNotAcceptable is FreeSWITCH's NOT_ACCEPTABLE (818).
+	// CauseNotAcceptable is NOT_ACCEPTABLE, value 818 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 606 for it.
 	CauseNotAcceptable HangupCause = 818
-	// CauseUnwanted is FreeSWITCH's UNWANTED (819).
+	// CauseUnwanted is UNWANTED, value 819 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 607 for it.
 	CauseUnwanted HangupCause = 819
-	// CauseNoIdentity is FreeSWITCH's NO_IDENTITY (820).
+	// CauseNoIdentity is NO_IDENTITY, value 820 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 428 for it.
 	CauseNoIdentity HangupCause = 820
-	// CauseBadIdentityInfo is FreeSWITCH's BAD_IDENTITY_INFO (821).
+	// CauseBadIdentityInfo is BAD_IDENTITY_INFO, value 821 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 429 for it.
 	CauseBadIdentityInfo HangupCause = 821
-	// CauseUnsupportedCertificate is FreeSWITCH's UNSUPPORTED_CERTIFICATE (822).
+	// CauseUnsupportedCertificate is UNSUPPORTED_CERTIFICATE, value 822 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 437 for it.
 	CauseUnsupportedCertificate HangupCause = 822
-	// CauseInvalidIdentity is FreeSWITCH's INVALID_IDENTITY (823).
+	// CauseInvalidIdentity is INVALID_IDENTITY, value 823 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 438 for it.
 	CauseInvalidIdentity HangupCause = 823
-	// CauseStaleDate is FreeSWITCH's STALE_DATE (824).
+	// CauseStaleDate is STALE_DATE, value 824 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 403 for it.
 	CauseStaleDate HangupCause = 824
-	// CauseRejectAll is FreeSWITCH's REJECT_ALL (825).
+	// CauseRejectAll is REJECT_ALL, value 825 (FreeSWITCH's own, no Q.850 code); mod_sofia sends SIP 603 for it.
 	CauseRejectAll HangupCause = 825
 )
 
-var hangupCauseNames = map[HangupCause]string{
-	CauseAccessInfoDiscarded:         "ACCESS_INFO_DISCARDED",
-	CauseAllottedTimeout:             "ALLOTTED_TIMEOUT",
-	CauseAttendedTransfer:            "ATTENDED_TRANSFER",
-	CauseBadIdentityInfo:             "BAD_IDENTITY_INFO",
-	CauseBearercapabilityNotauth:     "BEARERCAPABILITY_NOTAUTH",
-	CauseBearercapabilityNotavail:    "BEARERCAPABILITY_NOTAVAIL",
-	CauseBearercapabilityNotimpl:     "BEARERCAPABILITY_NOTIMPL",
-	CauseBlindTransfer:               "BLIND_TRANSFER",
-	CauseBowout:                      "BOWOUT",
-	CauseBusyEverywhere:              "BUSY_EVERYWHERE",
-	CauseCallAwardedDelivered:        "CALL_AWARDED_DELIVERED",
-	CauseCallRejected:                "CALL_REJECTED",
-	CauseChanNotImplemented:          "CHAN_NOT_IMPLEMENTED",
-	CauseChannelUnacceptable:         "CHANNEL_UNACCEPTABLE",
-	CauseCrash:                       "CRASH",
-	CauseDecline:                     "DECLINE",
-	CauseDestinationOutOfOrder:       "DESTINATION_OUT_OF_ORDER",
-	CauseDoesNotExistAnywhere:        "DOES_NOT_EXIST_ANYWHERE",
-	CauseExchangeRoutingError:        "EXCHANGE_ROUTING_ERROR",
-	CauseFacilityNotImplemented:      "FACILITY_NOT_IMPLEMENTED",
-	CauseFacilityNotSubscribed:       "FACILITY_NOT_SUBSCRIBED",
-	CauseFacilityRejected:            "FACILITY_REJECTED",
-	CauseGatewayDown:                 "GATEWAY_DOWN",
-	CauseIENonexist:                  "IE_NONEXIST",
-	CauseIncomingCallBarred:          "INCOMING_CALL_BARRED",
-	CauseIncompatibleDestination:     "INCOMPATIBLE_DESTINATION",
-	CauseInterworking:                "INTERWORKING",
-	CauseInvalidCallReference:        "INVALID_CALL_REFERENCE",
-	CauseInvalidGateway:              "INVALID_GATEWAY",
-	CauseInvalidIEContents:           "INVALID_IE_CONTENTS",
-	CauseInvalidIdentity:             "INVALID_IDENTITY",
-	CauseInvalidMsgUnspecified:       "INVALID_MSG_UNSPECIFIED",
-	CauseInvalidNumberFormat:         "INVALID_NUMBER_FORMAT",
-	CauseInvalidProfile:              "INVALID_PROFILE",
-	CauseInvalidURL:                  "INVALID_URL",
-	CauseLoseRace:                    "LOSE_RACE",
-	CauseManagerRequest:              "MANAGER_REQUEST",
-	CauseMandatoryIELengthError:      "MANDATORY_IE_LENGTH_ERROR",
-	CauseMandatoryIEMissing:          "MANDATORY_IE_MISSING",
-	CauseMediaTimeout:                "MEDIA_TIMEOUT",
-	CauseMessageTypeNonexist:         "MESSAGE_TYPE_NONEXIST",
-	CauseNetworkOutOfOrder:           "NETWORK_OUT_OF_ORDER",
-	CauseNoAnswer:                    "NO_ANSWER",
-	CauseNoIdentity:                  "NO_IDENTITY",
-	CauseNoPickup:                    "NO_PICKUP",
-	CauseNoRouteDestination:          "NO_ROUTE_DESTINATION",
-	CauseNoRouteTransitNet:           "NO_ROUTE_TRANSIT_NET",
-	CauseNoUserResponse:              "NO_USER_RESPONSE",
-	CauseNone:                        "NONE",
-	CauseNormalCircuitCongestion:     "NORMAL_CIRCUIT_CONGESTION",
-	CauseNormalClearing:              "NORMAL_CLEARING",
-	CauseNormalTemporaryFailure:      "NORMAL_TEMPORARY_FAILURE",
-	CauseNormalUnspecified:           "NORMAL_UNSPECIFIED",
-	CauseNotAcceptable:               "NOT_ACCEPTABLE",
-	CauseNumberChanged:               "NUMBER_CHANGED",
-	CauseOriginatorCancel:            "ORIGINATOR_CANCEL",
-	CauseOutgoingCallBarred:          "OUTGOING_CALL_BARRED",
-	CausePickedOff:                   "PICKED_OFF",
-	CausePreEmpted:                   "PRE_EMPTED",
-	CauseProgressTimeout:             "PROGRESS_TIMEOUT",
-	CauseProtocolError:               "PROTOCOL_ERROR",
-	CauseRecoveryOnTimerExpire:       "RECOVERY_ON_TIMER_EXPIRE",
-	CauseRedirectionToNewDestination: "REDIRECTION_TO_NEW_DESTINATION",
-	CauseRejectAll:                   "REJECT_ALL",
-	CauseRequestedChanUnavail:        "REQUESTED_CHAN_UNAVAIL",
-	CauseResponseToStatusEnquiry:     "RESPONSE_TO_STATUS_ENQUIRY",
-	CauseSRTPReadError:               "SRTP_READ_ERROR",
-	CauseServiceNotImplemented:       "SERVICE_NOT_IMPLEMENTED",
-	CauseServiceUnavailable:          "SERVICE_UNAVAILABLE",
-	CauseStaleDate:                   "STALE_DATE",
-	CauseSubscriberAbsent:            "SUBSCRIBER_ABSENT",
-	CauseSuccess:                     "SUCCESS",
-	CauseSwitchCongestion:            "SWITCH_CONGESTION",
-	CauseSystemShutdown:              "SYSTEM_SHUTDOWN",
-	CauseUnallocatedNumber:           "UNALLOCATED_NUMBER",
-	CauseUnsupportedCertificate:      "UNSUPPORTED_CERTIFICATE",
-	CauseUnwanted:                    "UNWANTED",
-	CauseUserBusy:                    "USER_BUSY",
-	CauseUserChallenge:               "USER_CHALLENGE",
-	CauseUserNotRegistered:           "USER_NOT_REGISTERED",
-	CauseWrongCallState:              "WRONG_CALL_STATE",
-	CauseWrongMessage:                "WRONG_MESSAGE",
-}
-var hangupCauseValues = map[string]HangupCause{
-	"ACCESS_INFO_DISCARDED":          CauseAccessInfoDiscarded,
-	"ALLOTTED_TIMEOUT":               CauseAllottedTimeout,
-	"ATTENDED_TRANSFER":              CauseAttendedTransfer,
-	"BAD_IDENTITY_INFO":              CauseBadIdentityInfo,
-	"BEARERCAPABILITY_NOTAUTH":       CauseBearercapabilityNotauth,
-	"BEARERCAPABILITY_NOTAVAIL":      CauseBearercapabilityNotavail,
-	"BEARERCAPABILITY_NOTIMPL":       CauseBearercapabilityNotimpl,
-	"BLIND_TRANSFER":                 CauseBlindTransfer,
-	"BOWOUT":                         CauseBowout,
-	"BUSY_EVERYWHERE":                CauseBusyEverywhere,
-	"CALL_AWARDED_DELIVERED":         CauseCallAwardedDelivered,
-	"CALL_REJECTED":                  CauseCallRejected,
-	"CHANNEL_UNACCEPTABLE":           CauseChannelUnacceptable,
-	"CHAN_NOT_IMPLEMENTED":           CauseChanNotImplemented,
-	"CRASH":                          CauseCrash,
-	"DECLINE":                        CauseDecline,
-	"DESTINATION_OUT_OF_ORDER":       CauseDestinationOutOfOrder,
-	"DOES_NOT_EXIST_ANYWHERE":        CauseDoesNotExistAnywhere,
-	"EXCHANGE_ROUTING_ERROR":         CauseExchangeRoutingError,
-	"FACILITY_NOT_IMPLEMENTED":       CauseFacilityNotImplemented,
-	"FACILITY_NOT_SUBSCRIBED":        CauseFacilityNotSubscribed,
-	"FACILITY_REJECTED":              CauseFacilityRejected,
-	"GATEWAY_DOWN":                   CauseGatewayDown,
-	"IE_NONEXIST":                    CauseIENonexist,
-	"INCOMING_CALL_BARRED":           CauseIncomingCallBarred,
-	"INCOMPATIBLE_DESTINATION":       CauseIncompatibleDestination,
-	"INTERWORKING":                   CauseInterworking,
-	"INVALID_CALL_REFERENCE":         CauseInvalidCallReference,
-	"INVALID_GATEWAY":                CauseInvalidGateway,
-	"INVALID_IDENTITY":               CauseInvalidIdentity,
-	"INVALID_IE_CONTENTS":            CauseInvalidIEContents,
-	"INVALID_MSG_UNSPECIFIED":        CauseInvalidMsgUnspecified,
-	"INVALID_NUMBER_FORMAT":          CauseInvalidNumberFormat,
-	"INVALID_PROFILE":                CauseInvalidProfile,
-	"INVALID_URL":                    CauseInvalidURL,
-	"LOSE_RACE":                      CauseLoseRace,
-	"MANAGER_REQUEST":                CauseManagerRequest,
-	"MANDATORY_IE_LENGTH_ERROR":      CauseMandatoryIELengthError,
-	"MANDATORY_IE_MISSING":           CauseMandatoryIEMissing,
-	"MEDIA_TIMEOUT":                  CauseMediaTimeout,
-	"MESSAGE_TYPE_NONEXIST":          CauseMessageTypeNonexist,
-	"NETWORK_OUT_OF_ORDER":           CauseNetworkOutOfOrder,
-	"NONE":                           CauseNone,
-	"NORMAL_CIRCUIT_CONGESTION":      CauseNormalCircuitCongestion,
-	"NORMAL_CLEARING":                CauseNormalClearing,
-	"NORMAL_TEMPORARY_FAILURE":       CauseNormalTemporaryFailure,
-	"NORMAL_UNSPECIFIED":             CauseNormalUnspecified,
-	"NOT_ACCEPTABLE":                 CauseNotAcceptable,
-	"NO_ANSWER":                      CauseNoAnswer,
-	"NO_IDENTITY":                    CauseNoIdentity,
-	"NO_PICKUP":                      CauseNoPickup,
-	"NO_ROUTE_DESTINATION":           CauseNoRouteDestination,
-	"NO_ROUTE_TRANSIT_NET":           CauseNoRouteTransitNet,
-	"NO_USER_RESPONSE":               CauseNoUserResponse,
-	"NUMBER_CHANGED":                 CauseNumberChanged,
-	"ORIGINATOR_CANCEL":              CauseOriginatorCancel,
-	"OUTGOING_CALL_BARRED":           CauseOutgoingCallBarred,
-	"PICKED_OFF":                     CausePickedOff,
-	"PRE_EMPTED":                     CausePreEmpted,
-	"PROGRESS_TIMEOUT":               CauseProgressTimeout,
-	"PROTOCOL_ERROR":                 CauseProtocolError,
-	"RECOVERY_ON_TIMER_EXPIRE":       CauseRecoveryOnTimerExpire,
-	"REDIRECTION_TO_NEW_DESTINATION": CauseRedirectionToNewDestination,
-	"REJECT_ALL":                     CauseRejectAll,
-	"REQUESTED_CHAN_UNAVAIL":         CauseRequestedChanUnavail,
-	"RESPONSE_TO_STATUS_ENQUIRY":     CauseResponseToStatusEnquiry,
-	"SERVICE_NOT_IMPLEMENTED":        CauseServiceNotImplemented,
-	"SERVICE_UNAVAILABLE":            CauseServiceUnavailable,
-	"SRTP_READ_ERROR":                CauseSRTPReadError,
-	"STALE_DATE":                     CauseStaleDate,
-	"SUBSCRIBER_ABSENT":              CauseSubscriberAbsent,
-	"SUCCESS":                        CauseSuccess,
-	"SWITCH_CONGESTION":              CauseSwitchCongestion,
-	"SYSTEM_SHUTDOWN":                CauseSystemShutdown,
-	"UNALLOCATED_NUMBER":             CauseUnallocatedNumber,
-	"UNSUPPORTED_CERTIFICATE":        CauseUnsupportedCertificate,
-	"UNWANTED":                       CauseUnwanted,
-	"USER_BUSY":                      CauseUserBusy,
-	"USER_CHALLENGE":                 CauseUserChallenge,
-	"USER_NOT_REGISTERED":            CauseUserNotRegistered,
-	"WRONG_CALL_STATE":               CauseWrongCallState,
-	"WRONG_MESSAGE":                  CauseWrongMessage,
-}
-
-// hangupCauseSIP holds the SIP status mod_sofia sends for the causes it maps;
-// every other cause gets 480.
-var hangupCauseSIP = map[HangupCause]int{
-	CauseBadIdentityInfo:             429,
-	CauseBearercapabilityNotauth:     403,
-	CauseBearercapabilityNotavail:    503,
-	CauseBearercapabilityNotimpl:     488,
-	CauseBusyEverywhere:              600,
-	CauseCallRejected:                603,
-	CauseDecline:                     603,
-	CauseDestinationOutOfOrder:       502,
-	CauseDoesNotExistAnywhere:        604,
-	CauseExchangeRoutingError:        483,
-	CauseFacilityNotImplemented:      501,
-	CauseFacilityRejected:            501,
-	CauseGatewayDown:                 503,
-	CauseIncomingCallBarred:          403,
-	CauseIncompatibleDestination:     488,
-	CauseInvalidGateway:              484,
-	CauseInvalidIdentity:             438,
-	CauseInvalidNumberFormat:         484,
-	CauseInvalidProfile:              502,
-	CauseInvalidURL:                  484,
-	CauseNetworkOutOfOrder:           503,
-	CauseNoAnswer:                    480,
-	CauseNoIdentity:                  428,
-	CauseNoRouteDestination:          404,
-	CauseNoRouteTransitNet:           404,
-	CauseNoUserResponse:              408,
-	CauseNormalCircuitCongestion:     503,
-	CauseNormalTemporaryFailure:      503,
-	CauseNormalUnspecified:           480,
-	CauseNotAcceptable:               606,
-	CauseNumberChanged:               410,
-	CauseOriginatorCancel:            487,
-	CauseOutgoingCallBarred:          403,
-	CauseRecoveryOnTimerExpire:       504,
-	CauseRedirectionToNewDestination: 410,
-	CauseRejectAll:                   603,
-	CauseRequestedChanUnavail:        503,
-	CauseServiceNotImplemented:       501,
-	CauseStaleDate:                   403,
-	CauseSubscriberAbsent:            480,
-	CauseSwitchCongestion:            503,
-	CauseUnallocatedNumber:           404,
-	CauseUnsupportedCertificate:      437,
-	CauseUnwanted:                    607,
-	CauseUserBusy:                    486,
+// name returns FreeSWITCH's name for c, and false if c is not a known cause.
+func (c HangupCause) name() (string, bool) {
+	switch c {
+	case CauseNone:
+		return "NONE", true
+	case CauseUnallocatedNumber:
+		return "UNALLOCATED_NUMBER", true
+	case CauseNoRouteTransitNet:
+		return "NO_ROUTE_TRANSIT_NET", true
+	case CauseNoRouteDestination:
+		return "NO_ROUTE_DESTINATION", true
+	case CauseChannelUnacceptable:
+		return "CHANNEL_UNACCEPTABLE", true
+	case CauseCallAwardedDelivered:
+		return "CALL_AWARDED_DELIVERED", true
+	case CauseNormalClearing:
+		return "NORMAL_CLEARING", true
+	case CauseUserBusy:
+		return "USER_BUSY", true
+	case CauseNoUserResponse:
+		return "NO_USER_RESPONSE", true
+	case CauseNoAnswer:
+		return "NO_ANSWER", true
+	case CauseSubscriberAbsent:
+		return "SUBSCRIBER_ABSENT", true
+	case CauseCallRejected:
+		return "CALL_REJECTED", true
+	case CauseNumberChanged:
+		return "NUMBER_CHANGED", true
+	case CauseRedirectionToNewDestination:
+		return "REDIRECTION_TO_NEW_DESTINATION", true
+	case CauseExchangeRoutingError:
+		return "EXCHANGE_ROUTING_ERROR", true
+	case CauseDestinationOutOfOrder:
+		return "DESTINATION_OUT_OF_ORDER", true
+	case CauseInvalidNumberFormat:
+		return "INVALID_NUMBER_FORMAT", true
+	case CauseFacilityRejected:
+		return "FACILITY_REJECTED", true
+	case CauseResponseToStatusEnquiry:
+		return "RESPONSE_TO_STATUS_ENQUIRY", true
+	case CauseNormalUnspecified:
+		return "NORMAL_UNSPECIFIED", true
+	case CauseNormalCircuitCongestion:
+		return "NORMAL_CIRCUIT_CONGESTION", true
+	case CauseNetworkOutOfOrder:
+		return "NETWORK_OUT_OF_ORDER", true
+	case CauseNormalTemporaryFailure:
+		return "NORMAL_TEMPORARY_FAILURE", true
+	case CauseSwitchCongestion:
+		return "SWITCH_CONGESTION", true
+	case CauseAccessInfoDiscarded:
+		return "ACCESS_INFO_DISCARDED", true
+	case CauseRequestedChanUnavail:
+		return "REQUESTED_CHAN_UNAVAIL", true
+	case CausePreEmpted:
+		return "PRE_EMPTED", true
+	case CauseFacilityNotSubscribed:
+		return "FACILITY_NOT_SUBSCRIBED", true
+	case CauseOutgoingCallBarred:
+		return "OUTGOING_CALL_BARRED", true
+	case CauseIncomingCallBarred:
+		return "INCOMING_CALL_BARRED", true
+	case CauseBearercapabilityNotauth:
+		return "BEARERCAPABILITY_NOTAUTH", true
+	case CauseBearercapabilityNotavail:
+		return "BEARERCAPABILITY_NOTAVAIL", true
+	case CauseServiceUnavailable:
+		return "SERVICE_UNAVAILABLE", true
+	case CauseBearercapabilityNotimpl:
+		return "BEARERCAPABILITY_NOTIMPL", true
+	case CauseChanNotImplemented:
+		return "CHAN_NOT_IMPLEMENTED", true
+	case CauseFacilityNotImplemented:
+		return "FACILITY_NOT_IMPLEMENTED", true
+	case CauseServiceNotImplemented:
+		return "SERVICE_NOT_IMPLEMENTED", true
+	case CauseInvalidCallReference:
+		return "INVALID_CALL_REFERENCE", true
+	case CauseIncompatibleDestination:
+		return "INCOMPATIBLE_DESTINATION", true
+	case CauseInvalidMsgUnspecified:
+		return "INVALID_MSG_UNSPECIFIED", true
+	case CauseMandatoryIEMissing:
+		return "MANDATORY_IE_MISSING", true
+	case CauseMessageTypeNonexist:
+		return "MESSAGE_TYPE_NONEXIST", true
+	case CauseWrongMessage:
+		return "WRONG_MESSAGE", true
+	case CauseIENonexist:
+		return "IE_NONEXIST", true
+	case CauseInvalidIEContents:
+		return "INVALID_IE_CONTENTS", true
+	case CauseWrongCallState:
+		return "WRONG_CALL_STATE", true
+	case CauseRecoveryOnTimerExpire:
+		return "RECOVERY_ON_TIMER_EXPIRE", true
+	case CauseMandatoryIELengthError:
+		return "MANDATORY_IE_LENGTH_ERROR", true
+	case CauseProtocolError:
+		return "PROTOCOL_ERROR", true
+	case CauseInterworking:
+		return "INTERWORKING", true
+	case CauseSuccess:
+		return "SUCCESS", true
+	case CauseOriginatorCancel:
+		return "ORIGINATOR_CANCEL", true
+	case CauseCrash:
+		return "CRASH", true
+	case CauseSystemShutdown:
+		return "SYSTEM_SHUTDOWN", true
+	case CauseLoseRace:
+		return "LOSE_RACE", true
+	case CauseManagerRequest:
+		return "MANAGER_REQUEST", true
+	case CauseBlindTransfer:
+		return "BLIND_TRANSFER", true
+	case CauseAttendedTransfer:
+		return "ATTENDED_TRANSFER", true
+	case CauseAllottedTimeout:
+		return "ALLOTTED_TIMEOUT", true
+	case CauseUserChallenge:
+		return "USER_CHALLENGE", true
+	case CauseMediaTimeout:
+		return "MEDIA_TIMEOUT", true
+	case CausePickedOff:
+		return "PICKED_OFF", true
+	case CauseUserNotRegistered:
+		return "USER_NOT_REGISTERED", true
+	case CauseProgressTimeout:
+		return "PROGRESS_TIMEOUT", true
+	case CauseInvalidGateway:
+		return "INVALID_GATEWAY", true
+	case CauseGatewayDown:
+		return "GATEWAY_DOWN", true
+	case CauseInvalidURL:
+		return "INVALID_URL", true
+	case CauseInvalidProfile:
+		return "INVALID_PROFILE", true
+	case CauseNoPickup:
+		return "NO_PICKUP", true
+	case CauseSRTPReadError:
+		return "SRTP_READ_ERROR", true
+	case CauseBowout:
+		return "BOWOUT", true
+	case CauseBusyEverywhere:
+		return "BUSY_EVERYWHERE", true
+	case CauseDecline:
+		return "DECLINE", true
+	case CauseDoesNotExistAnywhere:
+		return "DOES_NOT_EXIST_ANYWHERE", true
+	case CauseNotAcceptable:
+		return "NOT_ACCEPTABLE", true
+	case CauseUnwanted:
+		return "UNWANTED", true
+	case CauseNoIdentity:
+		return "NO_IDENTITY", true
+	case CauseBadIdentityInfo:
+		return "BAD_IDENTITY_INFO", true
+	case CauseUnsupportedCertificate:
+		return "UNSUPPORTED_CERTIFICATE", true
+	case CauseInvalidIdentity:
+		return "INVALID_IDENTITY", true
+	case CauseStaleDate:
+		return "STALE_DATE", true
+	case CauseRejectAll:
+		return "REJECT_ALL", true
+	}
+	return "", false
 }
 
-// String returns FreeSWITCH's name for c, or HangupCause(n) for an unknown value.
+// String returns FreeSWITCH's name for c, such as "USER_BUSY", or
+// "HangupCause(999)" for a value that is not a FreeSWITCH cause.
 func (c HangupCause) String() string {
-	if name, ok := hangupCauseNames[c]; ok {
-		return name
+	if n, ok := c.name(); ok {
+		return n
 	}
 	return "HangupCause(" + strconv.Itoa(int(c)) + ")"
 }
 
-// ParseHangupCause returns the hangup cause FreeSWITCH names "USER_BUSY".
-// An unknown name is an error (and CauseNone).
+// ParseHangupCause returns the cause FreeSWITCH names name, such as "USER_BUSY";
+// case is ignored, as FreeSWITCH ignores it. An unknown name gives an error and
+// CauseNone.
 func ParseHangupCause(name string) (HangupCause, error) {
-	if v, ok := hangupCauseValues[name]; ok {
-		return v, nil
+	switch strings.ToUpper(name) {
+	case "NONE":
+		return CauseNone, nil
+	case "UNALLOCATED_NUMBER":
+		return CauseUnallocatedNumber, nil
+	case "NO_ROUTE_TRANSIT_NET":
+		return CauseNoRouteTransitNet, nil
+	case "NO_ROUTE_DESTINATION":
+		return CauseNoRouteDestination, nil
+	case "CHANNEL_UNACCEPTABLE":
+		return CauseChannelUnacceptable, nil
+	case "CALL_AWARDED_DELIVERED":
+		return CauseCallAwardedDelivered, nil
+	case "NORMAL_CLEARING":
+		return CauseNormalClearing, nil
+	case "USER_BUSY":
+		return CauseUserBusy, nil
+	case "NO_USER_RESPONSE":
+		return CauseNoUserResponse, nil
+	case "NO_ANSWER":
+		return CauseNoAnswer, nil
+	case "SUBSCRIBER_ABSENT":
+		return CauseSubscriberAbsent, nil
+	case "CALL_REJECTED":
+		return CauseCallRejected, nil
+	case "NUMBER_CHANGED":
+		return CauseNumberChanged, nil
+	case "REDIRECTION_TO_NEW_DESTINATION":
+		return CauseRedirectionToNewDestination, nil
+	case "EXCHANGE_ROUTING_ERROR":
+		return CauseExchangeRoutingError, nil
+	case "DESTINATION_OUT_OF_ORDER":
+		return CauseDestinationOutOfOrder, nil
+	case "INVALID_NUMBER_FORMAT":
+		return CauseInvalidNumberFormat, nil
+	case "FACILITY_REJECTED":
+		return CauseFacilityRejected, nil
+	case "RESPONSE_TO_STATUS_ENQUIRY":
+		return CauseResponseToStatusEnquiry, nil
+	case "NORMAL_UNSPECIFIED":
+		return CauseNormalUnspecified, nil
+	case "NORMAL_CIRCUIT_CONGESTION":
+		return CauseNormalCircuitCongestion, nil
+	case "NETWORK_OUT_OF_ORDER":
+		return CauseNetworkOutOfOrder, nil
+	case "NORMAL_TEMPORARY_FAILURE":
+		return CauseNormalTemporaryFailure, nil
+	case "SWITCH_CONGESTION":
+		return CauseSwitchCongestion, nil
+	case "ACCESS_INFO_DISCARDED":
+		return CauseAccessInfoDiscarded, nil
+	case "REQUESTED_CHAN_UNAVAIL":
+		return CauseRequestedChanUnavail, nil
+	case "PRE_EMPTED":
+		return CausePreEmpted, nil
+	case "FACILITY_NOT_SUBSCRIBED":
+		return CauseFacilityNotSubscribed, nil
+	case "OUTGOING_CALL_BARRED":
+		return CauseOutgoingCallBarred, nil
+	case "INCOMING_CALL_BARRED":
+		return CauseIncomingCallBarred, nil
+	case "BEARERCAPABILITY_NOTAUTH":
+		return CauseBearercapabilityNotauth, nil
+	case "BEARERCAPABILITY_NOTAVAIL":
+		return CauseBearercapabilityNotavail, nil
+	case "SERVICE_UNAVAILABLE":
+		return CauseServiceUnavailable, nil
+	case "BEARERCAPABILITY_NOTIMPL":
+		return CauseBearercapabilityNotimpl, nil
+	case "CHAN_NOT_IMPLEMENTED":
+		return CauseChanNotImplemented, nil
+	case "FACILITY_NOT_IMPLEMENTED":
+		return CauseFacilityNotImplemented, nil
+	case "SERVICE_NOT_IMPLEMENTED":
+		return CauseServiceNotImplemented, nil
+	case "INVALID_CALL_REFERENCE":
+		return CauseInvalidCallReference, nil
+	case "INCOMPATIBLE_DESTINATION":
+		return CauseIncompatibleDestination, nil
+	case "INVALID_MSG_UNSPECIFIED":
+		return CauseInvalidMsgUnspecified, nil
+	case "MANDATORY_IE_MISSING":
+		return CauseMandatoryIEMissing, nil
+	case "MESSAGE_TYPE_NONEXIST":
+		return CauseMessageTypeNonexist, nil
+	case "WRONG_MESSAGE":
+		return CauseWrongMessage, nil
+	case "IE_NONEXIST":
+		return CauseIENonexist, nil
+	case "INVALID_IE_CONTENTS":
+		return CauseInvalidIEContents, nil
+	case "WRONG_CALL_STATE":
+		return CauseWrongCallState, nil
+	case "RECOVERY_ON_TIMER_EXPIRE":
+		return CauseRecoveryOnTimerExpire, nil
+	case "MANDATORY_IE_LENGTH_ERROR":
+		return CauseMandatoryIELengthError, nil
+	case "PROTOCOL_ERROR":
+		return CauseProtocolError, nil
+	case "INTERWORKING":
+		return CauseInterworking, nil
+	case "SUCCESS":
+		return CauseSuccess, nil
+	case "ORIGINATOR_CANCEL":
+		return CauseOriginatorCancel, nil
+	case "CRASH":
+		return CauseCrash, nil
+	case "SYSTEM_SHUTDOWN":
+		return CauseSystemShutdown, nil
+	case "LOSE_RACE":
+		return CauseLoseRace, nil
+	case "MANAGER_REQUEST":
+		return CauseManagerRequest, nil
+	case "BLIND_TRANSFER":
+		return CauseBlindTransfer, nil
+	case "ATTENDED_TRANSFER":
+		return CauseAttendedTransfer, nil
+	case "ALLOTTED_TIMEOUT":
+		return CauseAllottedTimeout, nil
+	case "USER_CHALLENGE":
+		return CauseUserChallenge, nil
+	case "MEDIA_TIMEOUT":
+		return CauseMediaTimeout, nil
+	case "PICKED_OFF":
+		return CausePickedOff, nil
+	case "USER_NOT_REGISTERED":
+		return CauseUserNotRegistered, nil
+	case "PROGRESS_TIMEOUT":
+		return CauseProgressTimeout, nil
+	case "INVALID_GATEWAY":
+		return CauseInvalidGateway, nil
+	case "GATEWAY_DOWN":
+		return CauseGatewayDown, nil
+	case "INVALID_URL":
+		return CauseInvalidURL, nil
+	case "INVALID_PROFILE":
+		return CauseInvalidProfile, nil
+	case "NO_PICKUP":
+		return CauseNoPickup, nil
+	case "SRTP_READ_ERROR":
+		return CauseSRTPReadError, nil
+	case "BOWOUT":
+		return CauseBowout, nil
+	case "BUSY_EVERYWHERE":
+		return CauseBusyEverywhere, nil
+	case "DECLINE":
+		return CauseDecline, nil
+	case "DOES_NOT_EXIST_ANYWHERE":
+		return CauseDoesNotExistAnywhere, nil
+	case "NOT_ACCEPTABLE":
+		return CauseNotAcceptable, nil
+	case "UNWANTED":
+		return CauseUnwanted, nil
+	case "NO_IDENTITY":
+		return CauseNoIdentity, nil
+	case "BAD_IDENTITY_INFO":
+		return CauseBadIdentityInfo, nil
+	case "UNSUPPORTED_CERTIFICATE":
+		return CauseUnsupportedCertificate, nil
+	case "INVALID_IDENTITY":
+		return CauseInvalidIdentity, nil
+	case "STALE_DATE":
+		return CauseStaleDate, nil
+	case "REJECT_ALL":
+		return CauseRejectAll, nil
 	}
 	return CauseNone, fmt.Errorf("genesis: unknown hangup cause %q", name)
 }
 
-// MarshalText encodes c as FreeSWITCH's name.
+// MarshalText encodes c as FreeSWITCH's name. A value that is not a FreeSWITCH
+// cause is an error.
 func (c HangupCause) MarshalText() ([]byte, error) {
-	if _, ok := hangupCauseNames[c]; !ok {
-		return nil, fmt.Errorf("genesis: cannot marshal hangup cause %d", int(c))
+	if n, ok := c.name(); ok {
+		return []byte(n), nil
 	}
-	return []byte(c.String()), nil
+	return nil, fmt.Errorf("genesis: invalid hangup cause %d", int(c))
 }
 
-// UnmarshalText decodes FreeSWITCH's name, as ParseHangupCause does.
+// UnmarshalText decodes a cause name as ParseHangupCause does.
 func (c *HangupCause) UnmarshalText(text []byte) error {
 	v, err := ParseHangupCause(string(text))
 	if err != nil {
@@ -432,21 +559,71 @@ func (c *HangupCause) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// Q850 returns the Q.850 cause code FreeSWITCH reports for c (its
-// hangup_cause_q850 variable): the value itself up to 127 (INTERWORKING), and
-// 16 (NORMAL_CLEARING) for FreeSWITCH's own causes above it.
+// Q850 returns the ITU-T Q.850 cause code FreeSWITCH reports for c, as in the
+// hangup_cause_q850 variable: c's own value up to 127 (INTERWORKING), and 16
+// (NORMAL_CLEARING) for the FreeSWITCH-specific causes above it, which have no
+// Q.850 code (FreeSWITCH's switch_channel_cause_q850 does the same).
+// CauseNone gives 0.
 func (c HangupCause) Q850() int {
-	if c >= 0 && c <= CauseInterworking {
+	if c >= 0 && c <= 127 {
 		return int(c)
 	}
-	return int(CauseNormalClearing)
+	return 16
 }
 
-// SIPStatus returns the SIP response status FreeSWITCH's SIP module (mod_sofia)
-// sends when a call ends with c: 486 for USER_BUSY, 480 for causes it does not map.
+// SIPStatus returns the SIP response status FreeSWITCH's SIP endpoint (mod_sofia)
+// sends when a call ends with c, such as 486 for CauseUserBusy. Causes mod_sofia
+// does not map, and values that are not FreeSWITCH causes, give its default,
+// 480 (Temporarily Unavailable).
 func (c HangupCause) SIPStatus() int {
-	if s, ok := hangupCauseSIP[c]; ok {
-		return s
+	switch c {
+	case CauseUnallocatedNumber, CauseNoRouteTransitNet, CauseNoRouteDestination:
+		return 404
+	case CauseUserBusy:
+		return 486
+	case CauseNoUserResponse:
+		return 408
+	case CauseNoAnswer, CauseSubscriberAbsent, CauseNormalUnspecified:
+		return 480
+	case CauseCallRejected, CauseDecline, CauseRejectAll:
+		return 603
+	case CauseNumberChanged, CauseRedirectionToNewDestination:
+		return 410
+	case CauseExchangeRoutingError:
+		return 483
+	case CauseDestinationOutOfOrder, CauseInvalidProfile:
+		return 502
+	case CauseInvalidNumberFormat, CauseInvalidGateway, CauseInvalidURL:
+		return 484
+	case CauseFacilityRejected, CauseFacilityNotImplemented, CauseServiceNotImplemented:
+		return 501
+	case CauseNormalCircuitCongestion, CauseNetworkOutOfOrder, CauseNormalTemporaryFailure, CauseSwitchCongestion, CauseRequestedChanUnavail, CauseBearercapabilityNotavail, CauseGatewayDown:
+		return 503
+	case CauseOutgoingCallBarred, CauseIncomingCallBarred, CauseBearercapabilityNotauth, CauseStaleDate:
+		return 403
+	case CauseBearercapabilityNotimpl, CauseIncompatibleDestination:
+		return 488
+	case CauseRecoveryOnTimerExpire:
+		return 504
+	case CauseOriginatorCancel:
+		return 487
+	case CauseBusyEverywhere:
+		return 600
+	case CauseDoesNotExistAnywhere:
+		return 604
+	case CauseNotAcceptable:
+		return 606
+	case CauseUnwanted:
+		return 607
+	case CauseNoIdentity:
+		return 428
+	case CauseBadIdentityInfo:
+		return 429
+	case CauseUnsupportedCertificate:
+		return 437
+	case CauseInvalidIdentity:
+		return 438
+	default:
+		return 480
 	}
-	return 480
 }

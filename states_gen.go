@@ -5,117 +5,142 @@ package genesis
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
-// ChannelState is a FreeSWITCH channel state (switch_channel_state_t). The values and
-// their order are FreeSWITCH's, so states compare in lifecycle order:
-// ch.State() >= StateHangup means the call is over.
+// ChannelState is the state of a FreeSWITCH channel (switch_channel_state_t),
+// as carried in the Channel-State header. Values and order are FreeSWITCH's, so
+// states compare along a channel's life:
+//
+//	StateNew < StateInit < … < StateDestroy
+//
+// StateNone (CS_NONE) sorts last but is not a stage of that life: it means no state.
 type ChannelState int
 
+// The channel states, with FreeSWITCH's values.
 const (
-	// StateNew is FreeSWITCH's CS_NEW (0).
+	// StateNew is CS_NEW (0): the channel has just been created.
 	StateNew ChannelState = 0
-	// StateInit is FreeSWITCH's CS_INIT (1).
+	// StateInit is CS_INIT (1): the channel is initialised.
 	StateInit ChannelState = 1
-	// StateRouting is FreeSWITCH's CS_ROUTING (2).
+	// StateRouting is CS_ROUTING (2): the channel is looking for an extension to run (dialplan routing).
 	StateRouting ChannelState = 2
-	// StateSoftExecute is FreeSWITCH's CS_SOFT_EXECUTE (3).
+	// StateSoftExecute is CS_SOFT_EXECUTE (3): the channel is ready to run applications given by a third party.
 	StateSoftExecute ChannelState = 3
-	// StateExecute is FreeSWITCH's CS_EXECUTE (4).
+	// StateExecute is CS_EXECUTE (4): the channel is running its dialplan applications.
 	StateExecute ChannelState = 4
-	// StateExchangeMedia is FreeSWITCH's CS_EXCHANGE_MEDIA (5).
+	// StateExchangeMedia is CS_EXCHANGE_MEDIA (5): the channel is exchanging media with another channel (bridged).
 	StateExchangeMedia ChannelState = 5
-	// StatePark is FreeSWITCH's CS_PARK (6).
+	// StatePark is CS_PARK (6): the channel is parked: media is accepted and it waits for commands.
 	StatePark ChannelState = 6
-	// StateConsumeMedia is FreeSWITCH's CS_CONSUME_MEDIA (7).
+	// StateConsumeMedia is CS_CONSUME_MEDIA (7): the channel reads media and discards it.
 	StateConsumeMedia ChannelState = 7
-	// StateHibernate is FreeSWITCH's CS_HIBERNATE (8).
+	// StateHibernate is CS_HIBERNATE (8): the channel is asleep.
 	StateHibernate ChannelState = 8
-	// StateReset is FreeSWITCH's CS_RESET (9).
+	// StateReset is CS_RESET (9): the channel is being reset.
 	StateReset ChannelState = 9
-	// StateHangup is FreeSWITCH's CS_HANGUP (10).
+	// StateHangup is CS_HANGUP (10): the channel is hanging up.
 	StateHangup ChannelState = 10
-	// StateReporting is FreeSWITCH's CS_REPORTING (11).
+	// StateReporting is CS_REPORTING (11): the channel has hung up and its call detail is being reported.
 	StateReporting ChannelState = 11
-	// StateDestroy is FreeSWITCH's CS_DESTROY (12).
+	// StateDestroy is CS_DESTROY (12): the channel is about to be destroyed; it is the last state.
 	StateDestroy ChannelState = 12
-	// StateNone is FreeSWITCH's CS_NONE (13).
+	// StateNone is CS_NONE (13): no state; FreeSWITCH reports it where a channel has none (yet).
 	StateNone ChannelState = 13
 )
 
-var channelStateNames = map[ChannelState]string{
-	StateConsumeMedia:  "CS_CONSUME_MEDIA",
-	StateDestroy:       "CS_DESTROY",
-	StateExchangeMedia: "CS_EXCHANGE_MEDIA",
-	StateExecute:       "CS_EXECUTE",
-	StateHangup:        "CS_HANGUP",
-	StateHibernate:     "CS_HIBERNATE",
-	StateInit:          "CS_INIT",
-	StateNew:           "CS_NEW",
-	StateNone:          "CS_NONE",
-	StatePark:          "CS_PARK",
-	StateReporting:     "CS_REPORTING",
-	StateReset:         "CS_RESET",
-	StateRouting:       "CS_ROUTING",
-	StateSoftExecute:   "CS_SOFT_EXECUTE",
-}
-var channelStateValues = map[string]ChannelState{
-	"CONSUME_MEDIA":     StateConsumeMedia,
-	"CS_CONSUME_MEDIA":  StateConsumeMedia,
-	"CS_DESTROY":        StateDestroy,
-	"CS_EXCHANGE_MEDIA": StateExchangeMedia,
-	"CS_EXECUTE":        StateExecute,
-	"CS_HANGUP":         StateHangup,
-	"CS_HIBERNATE":      StateHibernate,
-	"CS_INIT":           StateInit,
-	"CS_NEW":            StateNew,
-	"CS_NONE":           StateNone,
-	"CS_PARK":           StatePark,
-	"CS_REPORTING":      StateReporting,
-	"CS_RESET":          StateReset,
-	"CS_ROUTING":        StateRouting,
-	"CS_SOFT_EXECUTE":   StateSoftExecute,
-	"DESTROY":           StateDestroy,
-	"EXCHANGE_MEDIA":    StateExchangeMedia,
-	"EXECUTE":           StateExecute,
-	"HANGUP":            StateHangup,
-	"HIBERNATE":         StateHibernate,
-	"INIT":              StateInit,
-	"NEW":               StateNew,
-	"NONE":              StateNone,
-	"PARK":              StatePark,
-	"REPORTING":         StateReporting,
-	"RESET":             StateReset,
-	"ROUTING":           StateRouting,
-	"SOFT_EXECUTE":      StateSoftExecute,
+// name returns FreeSWITCH's name for s, and false if s is not a known state.
+func (s ChannelState) name() (string, bool) {
+	switch s {
+	case StateNew:
+		return "CS_NEW", true
+	case StateInit:
+		return "CS_INIT", true
+	case StateRouting:
+		return "CS_ROUTING", true
+	case StateSoftExecute:
+		return "CS_SOFT_EXECUTE", true
+	case StateExecute:
+		return "CS_EXECUTE", true
+	case StateExchangeMedia:
+		return "CS_EXCHANGE_MEDIA", true
+	case StatePark:
+		return "CS_PARK", true
+	case StateConsumeMedia:
+		return "CS_CONSUME_MEDIA", true
+	case StateHibernate:
+		return "CS_HIBERNATE", true
+	case StateReset:
+		return "CS_RESET", true
+	case StateHangup:
+		return "CS_HANGUP", true
+	case StateReporting:
+		return "CS_REPORTING", true
+	case StateDestroy:
+		return "CS_DESTROY", true
+	case StateNone:
+		return "CS_NONE", true
+	}
+	return "", false
 }
 
-// String returns FreeSWITCH's name for s, or ChannelState(n) for an unknown value.
+// String returns FreeSWITCH's name for s, such as "CS_EXECUTE", or
+// "ChannelState(99)" for a value that is not a FreeSWITCH state.
 func (s ChannelState) String() string {
-	if name, ok := channelStateNames[s]; ok {
-		return name
+	if n, ok := s.name(); ok {
+		return n
 	}
 	return "ChannelState(" + strconv.Itoa(int(s)) + ")"
 }
 
-// ParseChannelState returns the channel state FreeSWITCH names "CS_EXECUTE" or "EXECUTE".
-// An unknown name is an error (and StateNone).
+// ParseChannelState returns the state FreeSWITCH names name, such as
+// "CS_EXECUTE"; the name without its CS_ prefix ("EXECUTE") is accepted too, and
+// case is ignored, as FreeSWITCH ignores it. An unknown name gives an error and
+// StateNone.
 func ParseChannelState(name string) (ChannelState, error) {
-	if v, ok := channelStateValues[name]; ok {
-		return v, nil
+	switch strings.ToUpper(name) {
+	case "CS_NEW", "NEW":
+		return StateNew, nil
+	case "CS_INIT", "INIT":
+		return StateInit, nil
+	case "CS_ROUTING", "ROUTING":
+		return StateRouting, nil
+	case "CS_SOFT_EXECUTE", "SOFT_EXECUTE":
+		return StateSoftExecute, nil
+	case "CS_EXECUTE", "EXECUTE":
+		return StateExecute, nil
+	case "CS_EXCHANGE_MEDIA", "EXCHANGE_MEDIA":
+		return StateExchangeMedia, nil
+	case "CS_PARK", "PARK":
+		return StatePark, nil
+	case "CS_CONSUME_MEDIA", "CONSUME_MEDIA":
+		return StateConsumeMedia, nil
+	case "CS_HIBERNATE", "HIBERNATE":
+		return StateHibernate, nil
+	case "CS_RESET", "RESET":
+		return StateReset, nil
+	case "CS_HANGUP", "HANGUP":
+		return StateHangup, nil
+	case "CS_REPORTING", "REPORTING":
+		return StateReporting, nil
+	case "CS_DESTROY", "DESTROY":
+		return StateDestroy, nil
+	case "CS_NONE", "NONE":
+		return StateNone, nil
 	}
 	return StateNone, fmt.Errorf("genesis: unknown channel state %q", name)
 }
 
-// MarshalText encodes s as FreeSWITCH's name.
+// MarshalText encodes s as FreeSWITCH's name. A value that is not a FreeSWITCH
+// state is an error.
 func (s ChannelState) MarshalText() ([]byte, error) {
-	if _, ok := channelStateNames[s]; !ok {
-		return nil, fmt.Errorf("genesis: cannot marshal channel state %d", int(s))
+	if n, ok := s.name(); ok {
+		return []byte(n), nil
 	}
-	return []byte(s.String()), nil
+	return nil, fmt.Errorf("genesis: invalid channel state %d", int(s))
 }
 
-// UnmarshalText decodes FreeSWITCH's name, as ParseChannelState does.
+// UnmarshalText decodes a state name as ParseChannelState does.
 func (s *ChannelState) UnmarshalText(text []byte) error {
 	v, err := ParseChannelState(string(text))
 	if err != nil {

@@ -1,17 +1,27 @@
-// Command gen writes genesis's generated enums (states_gen.go,
-// hangupcauses_gen.go, events_gen.go) from the FreeSWITCH facts in data/.
-// Run it with "go generate ./..." from the module root.
+// Command gen writes the generated enum files of package genesis
+// (states_gen.go, hangupcauses_gen.go, events_gen.go) into the current
+// directory from the data files in gen/data. Run it from the module root,
+// which go generate does:
+//
+//	go generate ./...
 package main
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"os"
 )
 
-// outputs maps each generated file to its renderer.
-func outputs() (map[string]func(io.Writer) error, error) {
+// output is one generated file: its name and how to render it.
+type output struct {
+	name   string
+	render func(io.Writer) error
+}
+
+// outputs loads the data and returns every file to write, in a fixed order.
+func outputs() ([]output, error) {
 	states, err := loadStates()
 	if err != nil {
 		return nil, err
@@ -24,33 +34,27 @@ func outputs() (map[string]func(io.Writer) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]func(io.Writer) error{
-		"states_gen.go":       func(w io.Writer) error { return renderStates(w, states) },
-		"hangupcauses_gen.go": func(w io.Writer) error { return renderCauses(w, causes) },
-		"events_gen.go":       func(w io.Writer) error { return renderEvents(w, events) },
+	return []output{
+		{"states_gen.go", func(w io.Writer) error { return renderStates(w, states) }},
+		{"hangupcauses_gen.go", func(w io.Writer) error { return renderHangupCauses(w, causes) }},
+		{"events_gen.go", func(w io.Writer) error { return renderEvents(w, events) }},
 	}, nil
 }
 
 func main() {
-	if err := run("."); err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
-	}
-}
-
-func run(dir string) error {
+	log.SetFlags(0)
+	log.SetPrefix("gen: ")
 	outs, err := outputs()
 	if err != nil {
-		return err
+		log.Fatal(err)
 	}
-	for name, render := range outs {
+	for _, o := range outs {
 		var buf bytes.Buffer
-		if err := render(&buf); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		if err := o.render(&buf); err != nil {
+			log.Fatal(fmt.Errorf("%s: %w", o.name, err))
 		}
-		if err := os.WriteFile(dir+"/"+name, buf.Bytes(), 0o644); err != nil {
-			return err
+		if err := os.WriteFile(o.name, buf.Bytes(), 0o644); err != nil {
+			log.Fatal(err)
 		}
 	}
-	return nil
 }
