@@ -110,7 +110,7 @@ func runOriginate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				return err
 			}
 			if ctx.Err() != nil {
-				return hangupOnInterrupt(ch, out)
+				return hangupOnInterrupt(ch, tr, out)
 			}
 			return nil
 		case <-chDone:
@@ -128,7 +128,7 @@ func runOriginate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // hangupOnInterrupt hangs up the channel after Ctrl-C.
-func hangupOnInterrupt(ch *genesis.Channel, out *syncWriter) error {
+func hangupOnInterrupt(ch *genesis.Channel, tr *tracker, out *syncWriter) error {
 	select {
 	case <-ch.Done():
 		return nil
@@ -139,6 +139,8 @@ func hangupOnInterrupt(ch *genesis.Channel, out *syncWriter) error {
 	if err := ch.Hangup(ctx, genesis.CauseNormalClearing); err != nil {
 		return fmt.Errorf("hang up %s: %w", ch.UUID(), err)
 	}
+	// Let the last state changes print before the line that ends the output.
+	_ = tr.wait(ctx, ch.UUID(), hasState(genesis.StateDestroy.String()))
 	out.printf("hung up %s (interrupted)", ch.UUID())
 	return nil
 }
