@@ -30,7 +30,7 @@ func TestAPIJoinsArguments(t *testing.T) {
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "uuid_exists", "no-such-uuid"}, &stdout, &stderr)
+	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "uuid_exists", "no-such-uuid"}, &stdout, &stderr)
 	is.NoErr(err)
 	is.Equal(stdout.String(), "false\n") // one command with its argument
 }
@@ -40,7 +40,7 @@ func TestAPIRefused(t *testing.T) {
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "nosuchcommand"}, &stdout, &stderr)
+	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "nosuchcommand"}, &stdout, &stderr)
 	var ce *genesis.CommandError
 	is.True(errors.As(err, &ce))                                         // the -ERR reply, as an error
 	is.Equal(stderr.String(), "-ERR nosuchcommand Command not found!\n") // FreeSWITCH's text on stderr

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -41,46 +42,70 @@ func (s *syncBuffer) String() string {
 // takes unreasonably long.
 func (s *syncBuffer) waitFor(t *testing.T, sub string) string {
 	t.Helper()
+	return s.waitUntil(t, fmt.Sprintf("%q", sub), func(out string) bool { return strings.Contains(out, sub) })
+}
+
+// waitUntil returns the output once cond holds for it (checked after every
+// write).
+func (s *syncBuffer) waitUntil(t *testing.T, what string, cond func(string) bool) string {
+	t.Helper()
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
 		out, changed := s.b.String(), s.changed
 		s.mu.Unlock()
-		if strings.Contains(out, sub) {
+		if cond(out) {
 			return out
 		}
 		select {
 		case <-changed:
 		case <-deadline.C:
-			t.Fatalf("output never contained %q; got:\n%s", sub, out)
+			t.Fatalf("output never had %s; got:\n%s", what, out)
 		}
 	}
 }
 
-// start runs the command line in the background; the returned function
-// cancels it and returns run's error.
-func start(t *testing.T, args ...string) (stdout, stderr *syncBuffer, stop func() error, done <-chan error) {
+// runner is a command line running in the background.
+type runner struct {
+	args           []string
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan struct{} // closed when run has returned err
+	err            error
+}
+
+// start runs the command line in the background; it is stopped when the
+// test ends.
+func start(t *testing.T, args ...string) *runner {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	stdout, stderr = newSyncBuffer(), newSyncBuffer()
-	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, args, stdout, stderr) }()
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-errc:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("genesis %s did not stop", strings.Join(args, " "))
-			}
-		})
-		return err
+	r := &runner{args: args, stdout: newSyncBuffer(), stderr: newSyncBuffer(), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = run(ctx, args, r.stdout, r.stderr)
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// wait returns run's error once it has returned by itself.
+func (r *runner) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("genesis %s did not end", strings.Join(r.args, " "))
+		return nil
 	}
-	t.Cleanup(func() { stop() })
-	return stdout, stderr, stop, errc
+}
+
+// stop cancels run's context (Ctrl-C) and returns its error.
+func (r *runner) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	return r.wait(t)
 }
 
 func TestHelpOnEverySubcommand(t *testing.T) {
