@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/genesis-esl/genesis"
@@ -52,6 +53,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		dialA:   *dialA,
 		dialB:   *dialB,
 		ready:   make(chan string, 1),
+		ended:   make(chan struct{}),
 		digits:  make(chan string, 16),
 		fails:   make(chan error, 8),
 	}
@@ -73,9 +75,11 @@ type demo struct {
 	tr  *tracker
 	far farEnd
 
-	ready  chan string // the outbound session's UUID, once its handlers are set
-	digits chan string // digits as the session's DTMF handlers got them
-	fails  chan error  // failures off the main goroutine
+	ready   chan string   // the outbound session's UUID, once its handlers are set
+	ended   chan struct{} // closed when the session handler returns
+	endOnce sync.Once
+	digits  chan string // digits as the session's DTMF handlers got them
+	fails   chan error  // failures off the main goroutine
 }
 
 // step runs one step of the story under its own timeout.
@@ -99,6 +103,7 @@ func (d *demo) fail(err error) {
 }
 
 func (d *demo) run(ctx context.Context, addr, password, listen string) error {
+	runCtx := ctx // Ctrl-C ends the outbound server's sessions too
 	if addr == "" {
 		srv, err := fakeswitch.Start(fakeswitch.WithPassword(password))
 		if err != nil {
@@ -186,7 +191,7 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 			return err
 		}
 		o = genesis.NewOutbound(d.session, l.Addr().String())
-		go func() { served <- o.Serve(context.WithoutCancel(ctx), l) }()
+		go func() { served <- o.Serve(runCtx, l) }()
 		d.out.printf("    outbound server listening on %s", l.Addr())
 		return nil
 	}); err != nil {
@@ -252,6 +257,11 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 		if c := d.tr.snapshot(caller); c.cause != genesis.CauseUserBusy.String() {
 			return fmt.Errorf("hangup cause %s, want USER_BUSY", c.cause)
 		}
+		select {
+		case <-d.ended:
+		case <-ctx.Done():
+			return fmt.Errorf("the session handler did not return: %w", ctx.Err())
+		}
 		d.out.printf("    channel %s destroyed, cause USER_BUSY", caller)
 		return nil
 	}); err != nil {
@@ -315,6 +325,7 @@ func (d *demo) session(ctx context.Context, s *genesis.Session) {
 	d.ready <- s.UUID()
 	<-ctx.Done()
 	d.out.printf("    session: the call is gone, the handler returns")
+	d.endOnce.Do(func() { close(d.ended) })
 }
 
 // printEvent prints one channel event of the demo (called by the tracker,
@@ -337,7 +348,7 @@ func (d *demo) printEvent(label string, e *genesis.Event) {
 	case genesis.EventChannelCreate, genesis.EventChannelAnswer:
 		detail = e.Get("Channel-Name")
 	}
-	d.out.printf("      event %-6s %-16s %s", label, e.Name(), detail)
+	d.out.printf("%s", strings.TrimRight(fmt.Sprintf("      event %-6s %-16s %s", label, e.Name(), detail), " "))
 }
 
 func hangupQuietly(ch *genesis.Channel) {

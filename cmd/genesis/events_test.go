@@ -38,7 +38,11 @@ func TestEventsText(t *testing.T) {
 	r.stderr.waitFor(t, "subscribed to ALL on "+srv.Addr())
 
 	uuid := call(t, srv)
-	out := r.stdout.waitFor(t, " CHANNEL_STATE "+uuid+" CS_DESTROY")
+	// Events of different channels (and those of none) are handled
+	// concurrently, so wait for the last of each.
+	out := r.stdout.waitUntil(t, "the call's end and its job", func(out string) bool {
+		return strings.Contains(out, " CHANNEL_STATE "+uuid+" CS_DESTROY") && strings.Contains(out, "BACKGROUND_JOB - - ")
+	})
 	is.NoErr(r.stop(t)) // cancelling is a clean stop
 
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -67,7 +71,9 @@ func TestEventsJSON(t *testing.T) {
 	r.stderr.waitFor(t, "subscribed to CHANNEL_CREATE CHANNEL_DESTROY BACKGROUND_JOB")
 
 	uuid := call(t, srv)
-	out := r.stdout.waitFor(t, `"Event-Name":"CHANNEL_DESTROY"`)
+	out := r.stdout.waitUntil(t, "the call's end and its job", func(out string) bool {
+		return strings.Contains(out, `"Event-Name":"CHANNEL_DESTROY"`) && strings.Contains(out, `"Event-Name":"BACKGROUND_JOB"`)
+	})
 	is.NoErr(r.stop(t))
 
 	var got []string
@@ -171,4 +177,17 @@ func TestEventsBurst(t *testing.T) {
 	})
 	is.NoErr(r.stop(t))
 	is.Equal(strings.Count(r.stdout.String(), " CHANNEL_DESTROY "), n) // all of them, once each
+}
+
+// When the switch goes away, events ends with an error instead of hanging.
+func TestEventsConnectionLost(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	r := start(t, "events", "-addr", srv.Addr(), "-password", srv.Password())
+	r.stderr.waitFor(t, "subscribed to")
+	srv.DropConnections()
+	err := r.wait(t)
+	is.True(err != nil) // a lost connection is a failure
+	is.True(strings.Contains(err.Error(), "connection to "+srv.Addr()))
 }
