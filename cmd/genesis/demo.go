@@ -394,7 +394,7 @@ func (f fakeFarEnd) hangup(_ context.Context, uuid string, cause genesis.HangupC
 // fakeHangup makes the far end of a fakeswitch channel hang up. It is the
 // only place that calls fakeswitch's Server.Hangup.
 func fakeHangup(srv *fakeswitch.Server, uuid string, cause genesis.HangupCause) error {
-	return srv.Hangup(uuid, cause.String())
+	return srv.Hangup(uuid, cause)
 }
 
 // realFarEnd places the incoming call on a real FreeSWITCH: it originates a
