@@ -182,6 +182,7 @@ func (ch *Channel) observe(ev *Event) {
 	name := ev.Name()
 	var toRun []func()
 	ch.mu.Lock()
+	before := ch.snapshotLocked()
 	for k, v := range ev.Headers() {
 		if strings.HasPrefix(k, "variable_") {
 			ch.vars[k[len("variable_"):]] = v
@@ -231,7 +232,9 @@ func (ch *Channel) observe(ev *Event) {
 	}
 	clear(ch.waits[len(kept):])
 	ch.waits = kept
-	ch.broadcastLocked()
+	if ch.snapshotLocked() != before {
+		ch.broadcastLocked()
+	}
 	ch.mu.Unlock()
 	for _, f := range toRun {
 		f()
@@ -272,6 +275,18 @@ func (ch *Channel) reachedLocked(s ChannelState) bool {
 		return ch.state >= s && ch.state != StateNone
 	}
 	return false
+}
+
+// snapshot is what Wait looks at: a change of it wakes the waiters.
+type snapshot struct {
+	state   ChannelState
+	visited uint32
+	hungUp  bool
+	done    bool
+}
+
+func (ch *Channel) snapshotLocked() snapshot {
+	return snapshot{ch.state, ch.visited, ch.hungUp, isClosed(ch.done)}
 }
 
 func (ch *Channel) broadcastLocked() {

@@ -212,7 +212,12 @@ func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) error {
 	case <-ch.done:
 		return nil
 	case <-ctx.Done():
-		if isClosed(ch.done) {
+		ch.mu.Lock()
+		gone := isClosed(ch.done) || (ch.ownLeg && ch.hungUp)
+		ch.mu.Unlock()
+		if gone {
+			// Done, or a session's own leg whose end already cancelled the
+			// handler's ctx (the linger notice may beat HANGUP_COMPLETE).
 			return nil
 		}
 		return ctx.Err()

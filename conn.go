@@ -139,7 +139,8 @@ func (c *conn) deliverReply(ev *Event) {
 }
 
 func (c *conn) route(ev *Event) {
-	if ev.Name() == EventBackgroundJob {
+	name := ev.Name()
+	if name == EventBackgroundJob {
 		id := ev.Get("Job-UUID")
 		c.qmu.Lock()
 		w := c.jobs[id]
@@ -155,7 +156,7 @@ func (c *conn) route(ev *Event) {
 	}
 	id := ev.Get("Unique-ID")
 	c.obs.notify(id, ev)
-	if regs := c.reg.match(ev, &c.subs); len(regs) > 0 {
+	if regs := c.reg.match(ev, name, id, &c.subs); len(regs) > 0 {
 		c.disp.enqueue(id, ev, regs)
 	}
 }

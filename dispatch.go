@@ -175,15 +175,14 @@ func without(list []*registration, reg *registration) []*registration {
 
 // match returns the handlers an event goes to. Global handlers see it only
 // if the user's own subscriptions and filters would have delivered it.
-func (r *registry) match(ev *Event, subs *subscriptions) []*registration {
+func (r *registry) match(ev *Event, name, id string, subs *subscriptions) []*registration {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if len(r.byKey) == 0 && len(r.all) == 0 && len(r.byUUID) == 0 {
 		return nil
 	}
 	var out []*registration
-	if id := ev.Get("Unique-ID"); id != "" {
-		name := ev.Name()
+	if id != "" {
 		for _, reg := range r.byUUID[id] {
 			if reg.key == EventAll || reg.key == name {
 				out = append(out, reg)
@@ -193,13 +192,14 @@ func (r *registry) match(ev *Event, subs *subscriptions) []*registration {
 	if len(r.byKey) == 0 && len(r.all) == 0 {
 		return out
 	}
-	if !subs.userWants(ev) {
+	if !subs.userWants(ev, name) {
 		return out
 	}
-	name := ev.Name()
 	out = append(out, r.byKey[name]...)
-	if sub := ev.Get("Event-Subclass"); sub != "" {
-		out = append(out, r.byKey[sub]...)
+	if name == EventCustom {
+		if sub := ev.Get("Event-Subclass"); sub != "" {
+			out = append(out, r.byKey[sub]...)
+		}
 	}
 	return append(out, r.all...)
 }

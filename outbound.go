@@ -253,6 +253,7 @@ func (o *Outbound) connect(ctx context.Context, nc net.Conn, end context.CancelF
 	}
 	data, err := fr.readFrame()
 	stop()
+	fr.dropScratch() // the channel data was the largest frame a session reads
 	if err != nil {
 		return nil, handshakeErr(ctx, "waiting for channel data", err)
 	}

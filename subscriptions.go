@@ -294,11 +294,10 @@ func (s *subscriptions) needJobs(ctx context.Context) error {
 
 // userWants reports whether FreeSWITCH would have delivered ev to this
 // connection had only the user's subscriptions and filters been sent.
-func (s *subscriptions) userWants(ev *Event) bool {
+func (s *subscriptions) userWants(ev *Event, name string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if !s.userAll {
-		name := ev.Name()
 		ok := s.userNames[name]
 		if !ok && name == EventCustom {
 			ok = s.userNames[ev.Get("Event-Subclass")]

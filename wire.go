@@ -29,7 +29,9 @@ const (
 	maxLineSize = 64 << 10
 	// readBufferSize is the bufio buffer size used when the reader passed to
 	// newFrameReader is not already a *bufio.Reader.
-	readBufferSize = 32 << 10
+	// 8 KiB costs 3-4% parse speed against 32 KiB and saves 24 KiB per
+	// connection (outbound servers hold thousands).
+	readBufferSize = 8 << 10
 	// keepScratch is the largest scratch buffer kept between frames.
 	keepScratch = 256 << 10
 )
@@ -283,6 +285,13 @@ func (fr *frameReader) readBody(n int) ([]byte, error) {
 		return nil, unexpected(err)
 	}
 	return fr.buf, nil
+}
+
+// dropScratch frees every scratch buffer, for a connection that has just
+// read an unusually large frame (the outbound connect reply) and will
+// mostly sit idle.
+func (fr *frameReader) dropScratch() {
+	fr.env, fr.offs, fr.buf, fr.long = nil, nil, nil, nil
 }
 
 func (fr *frameReader) releaseScratch() {
