@@ -368,71 +368,88 @@ func parseContentLength(v []byte, max int) (int, error) {
 // inner header) bytes long. It decodes in place in body, then makes one
 // string of the result that every header and the body share.
 func (fr *frameReader) decodePlain(body []byte) (*Event, error) {
-	offs := fr.offs[:0]
-	r, w := 0, 0
+	// One string holds the raw block: names, values without a '%' and the
+	// body are substrings of it. The few values that need decoding are
+	// decoded into a scratch buffer that becomes a second string.
+	s := string(body)
+	dec := fr.buf[:0]
+	offs := fr.offs[:0] // per header: name start, name end, value start, value end
+	r := 0
 	innerLen := -1
-	arrays := false
-	for r < len(body) {
-		e := bytes.IndexByte(body[r:], '\n')
+	for r < len(s) {
+		e := strings.IndexByte(s[r:], '\n')
 		next := r + e + 1
 		if e < 0 {
-			e, next = len(body)-r, len(body)
+			e, next = len(s)-r, len(s)
 		}
-		line := body[r : r+e]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
+		end := r + e
+		if end > r && s[end-1] == '\r' {
+			end--
 		}
-		r = next
-		if len(line) == 0 {
+		if end == r {
+			r = next
 			break
 		}
 		if len(offs)/4 >= maxHeaders {
 			return nil, protocolErrorf("event with more than %d headers", maxHeaders)
 		}
-		colon := bytes.IndexByte(line, ':')
+		colon := strings.IndexByte(s[r:end], ':')
 		if colon < 0 {
-			return nil, protocolErrorf("event header line without a colon: %.40q", line)
+			return nil, protocolErrorf("event header line without a colon: %.40q", s[r:end])
 		}
-		value := line[colon+1:]
-		if len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
+		ns, ne := r, r+colon
+		vs := ne + 1
+		if vs < end && s[vs] == ' ' {
+			vs++
 		}
-		ns := w
-		w += copy(body[w:], line[:colon])
-		ne := w
-		w += percentDecode(body[w:], value)
-		offs = append(offs, int32(ns), int32(ne), int32(ne), int32(w))
-		if ne-ns == len("Content-Length") && string(body[ns:ne]) == "Content-Length" {
-			innerLen = atoiOr(body[ne:w], -1)
+		ve := end
+		if strings.IndexByte(s[vs:ve], '%') >= 0 {
+			ds := len(dec)
+			dec = grow(dec, ve-vs)
+			dec = dec[:ds+percentDecode(dec[ds:ds+ve-vs], body[vs:ve])]
+			vs, ve = decoded|ds, decoded|len(dec)
 		}
-		if w-ne > len(arrayPrefix) && body[ne] == 'A' && string(body[ne:ne+len(arrayPrefix)]) == arrayPrefix {
-			arrays = true
+		offs = append(offs, int32(ns), int32(ne), int32(vs), int32(ve))
+		if colon == len("Content-Length") && s[ns:ne] == "Content-Length" && vs&decoded == 0 {
+			innerLen = atoiOr(body[vs:ve], -1)
 		}
+		r = next
 	}
-	fr.offs = offs
-	rest := body[r:]
-	if innerLen >= 0 && innerLen <= len(rest) {
-		rest = rest[len(rest)-innerLen:]
+	fr.offs, fr.buf = offs, dec
+	bodyStart := r
+	if innerLen >= 0 && innerLen <= len(s)-r {
+		bodyStart = len(s) - innerLen
 	}
-	bodyStart := w
-	w += copy(body[w:], rest)
-	s := string(body[:w])
-
-	var hs []header
+	var ds string
+	if len(dec) > 0 {
+		ds = string(dec)
+	}
+	value := func(vs, ve int32) string {
+		if vs&decoded != 0 {
+			return ds[vs&^decoded : ve&^decoded]
+		}
+		return s[vs:ve]
+	}
+	hs := make([]header, len(offs)/4)
+	arrays := false
+	for i := range hs {
+		o := offs[4*i : 4*i+4 : 4*i+4]
+		hs[i] = header{s[o[0]:o[1]], value(o[2], o[3])}
+		arrays = arrays || strings.HasPrefix(hs[i].value, arrayPrefix)
+	}
 	if arrays {
-		hs = make([]header, 0, len(offs)/4+4)
-		for i := 0; i < len(offs); i += 4 {
-			hs = appendHeader(hs, s[offs[i]:offs[i+1]], s[offs[i+2]:offs[i+3]])
+		split := make([]header, 0, len(hs)+4)
+		for _, h := range hs {
+			split = appendHeader(split, h.name, h.value)
 		}
-	} else {
-		hs = make([]header, len(offs)/4)
-		for i := range hs {
-			o := offs[4*i : 4*i+4 : 4*i+4]
-			hs[i] = header{s[o[0]:o[1]], s[o[2]:o[3]]}
-		}
+		hs = split
 	}
 	return &Event{contentType: ctEventPlain, headers: hs, body: s[bodyStart:]}, nil
 }
+
+// decoded marks an offset into decodePlain's buffer of decoded values
+// rather than into the raw block.
+const decoded = 1 << 30
 
 const arrayPrefix = "ARRAY::"
 
