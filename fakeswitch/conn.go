@@ -340,7 +340,11 @@ func (c *conn) handle(cmd *command) bool {
 		f, hasFault = s.faults[word]
 	}
 	s.mu.Unlock()
-	s.cfg.logger.Debug("fakeswitch: command", "command", line)
+	logged := line
+	if word == "auth" || word == "userauth" {
+		logged = word + " [redacted]" // passwords never reach a log
+	}
+	s.cfg.logger.Debug("fakeswitch: command", "command", logged)
 
 	if hasFault {
 		if f.Delay > 0 {

@@ -1,10 +1,13 @@
 package fakeswitch
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/matryer/is"
@@ -215,4 +218,34 @@ func TestClose(t *testing.T) {
 	is.NoErr(s.Close()) // idempotent
 	_, err = net.Dial("tcp", s.Addr())
 	is.True(err != nil) // no longer listening
+}
+
+func TestPasswordsNeverLogged(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	var mu sync.Mutex
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := StartT(t, WithLogger(logger), WithPassword("s3cret-pw"))
+	c := dial(t, s)
+	c.send("auth s3cret-pw")
+	is.Equal(c.reply().get("Reply-Text"), "+OK accepted")
+	c.send("userauth 1000@default:s3cret-pw")
+	c.reply()
+	c.api("status") // a command after auth is still logged
+	mu.Lock()
+	defer mu.Unlock()
+	is.True(!strings.Contains(logs.String(), "s3cret-pw")) // the password stays out of the log
+	is.True(strings.Contains(logs.String(), "auth [redacted]"))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
