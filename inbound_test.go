@@ -407,3 +407,23 @@ func waitGoroutines(t testing.TB, want int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A malformed frame ends the connection with a *ProtocolError, and every
+// waiter is released.
+func TestMalformedFrameClosesConnection(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	c, sc := dialScripted(t, newScriptServer(t), WithMaxFrameSize(1<<10))
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.API(context.Background(), "status")
+		res <- err
+	}()
+	sc.readCommand()
+	sc.write("Content-Type: api/response\nContent-Length: 999999\n\n") // beyond the cap
+	err := <-res
+	is.True(errors.Is(err, ErrClosed)) // the waiter is released
+	<-c.Done()
+	var pe *ProtocolError
+	is.True(errors.As(c.Err(), &pe)) // Err says what was wrong
+}
