@@ -29,7 +29,8 @@ type Channel struct {
 	seq       uint64 // Event-Sequence of the last state change
 	cause     HangupCause
 	hungUp    bool
-	vars      map[string]string
+	lastVars  *Event            // the latest event carrying variable_* headers
+	setVars   map[string]string // values set with SetVariable since then
 	changed   chan struct{}              // closed and replaced on every change
 	execs     map[string]chan execResult // by Application-UUID
 	waits     []*eventWait
@@ -75,9 +76,7 @@ func newChannel(c *conn, id string, state ChannelState) *Channel {
 		uuid:    id,
 		state:   state,
 		visited: 1 << state,
-		vars:    make(map[string]string),
 		changed: make(chan struct{}),
-		execs:   make(map[string]chan execResult),
 		done:    make(chan struct{}),
 	}
 	ch.unobserve = c.obs.add(id, ch)
@@ -183,9 +182,11 @@ func (ch *Channel) observe(ev *Event) {
 	var toRun []func()
 	ch.mu.Lock()
 	before := ch.snapshotLocked()
-	for k, v := range ev.Headers() {
+	for k := range ev.Headers() {
 		if strings.HasPrefix(k, "variable_") {
-			ch.vars[k[len("variable_"):]] = v
+			// Kept whole, not copied into a map: the event exists anyway.
+			ch.lastVars, ch.setVars = ev, nil
+			break
 		}
 	}
 	if s, err := ParseChannelState(ev.Get("Channel-State")); err == nil && s != StateNone {
@@ -287,6 +288,18 @@ type snapshot struct {
 
 func (ch *Channel) snapshotLocked() snapshot {
 	return snapshot{ch.state, ch.visited, ch.hungUp, isClosed(ch.done)}
+}
+
+// variableLocked is the last value of a variable seen on the channel's
+// events or set with SetVariable.
+func (ch *Channel) variableLocked(name string) string {
+	if v, ok := ch.setVars[name]; ok {
+		return v
+	}
+	if ch.lastVars == nil {
+		return ""
+	}
+	return ch.lastVars.Get("variable_" + name)
 }
 
 func (ch *Channel) broadcastLocked() {

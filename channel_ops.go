@@ -39,6 +39,9 @@ func (ch *Channel) execute(ctx context.Context, app, arg string) (*Event, error)
 		ch.mu.Unlock()
 		return nil, err
 	}
+	if ch.execs == nil {
+		ch.execs = make(map[string]chan execResult)
+	}
 	ch.execs[appID] = done
 	ch.mu.Unlock()
 	forget := func() {
@@ -234,7 +237,10 @@ func (ch *Channel) SetVariable(ctx context.Context, name, value string) error {
 		return fmt.Errorf("genesis: set variable %s on %s: %w", name, ch.uuid, err)
 	}
 	ch.mu.Lock()
-	ch.vars[name] = value
+	if ch.setVars == nil {
+		ch.setVars = make(map[string]string)
+	}
+	ch.setVars[name] = value
 	ch.mu.Unlock()
 	return nil
 }
@@ -246,7 +252,7 @@ func (ch *Channel) Variable(ctx context.Context, name string) (string, error) {
 	if isClosed(ch.done) {
 		ch.mu.Lock()
 		defer ch.mu.Unlock()
-		return ch.vars[name], nil
+		return ch.variableLocked(name), nil
 	}
 	v, err := ch.c.api(ctx, "uuid_getvar "+ch.uuid+" "+name)
 	if err != nil {
