@@ -29,8 +29,8 @@ type Channel struct {
 	seq       uint64 // Event-Sequence of the last state change
 	cause     HangupCause
 	hungUp    bool
-	lastVars  *Event            // the latest event carrying variable_* headers
-	setVars   map[string]string // values set with SetVariable since then
+	lastVars  *Event                     // the latest event carrying variable_* headers
+	setVars   map[string]string          // values set with SetVariable since then
 	changed   chan struct{}              // closed and replaced on every change
 	execs     map[string]chan execResult // by Application-UUID
 	waits     []*eventWait
