@@ -246,7 +246,7 @@ func (o *Outbound) serveConn(ctx context.Context, nc net.Conn) {
 // subscribe to the call's events and linger so the hangup events arrive.
 func (o *Outbound) connect(ctx context.Context, nc net.Conn, end context.CancelFunc) (*Session, error) {
 	stop := watchDeadline(ctx, nc)
-	fr := newFrameReader(nc, o.opts.maxFrameSize)
+	fr := newFrameReaderSize(nc, o.opts.maxFrameSize, sessionBufferSize)
 	if _, err := nc.Write([]byte("connect\n\n")); err != nil {
 		stop()
 		return nil, handshakeErr(ctx, "sending connect", err)
