@@ -54,7 +54,22 @@ type eventWait struct {
 type ChannelOption func(*channelOptions)
 
 type channelOptions struct {
-	vars map[string]string
+	vars     map[string]string
+	handlers []*registration
+}
+
+// WithEventHandler registers h for the new channel's events named event
+// ("ALL" for every event of the channel) before the originate is sent, so
+// it sees the first ones too (CHANNEL_CREATE, CS_INIT, CS_ROUTING …). Like
+// DTMF handlers, it runs off the connection's reader, one event at a time
+// in arrival order, and is dropped when the channel is gone.
+func WithEventHandler(event string, h Handler) ChannelOption {
+	if !validEventKey(event) || h == nil {
+		panic(fmt.Sprintf("genesis: WithEventHandler(%q): invalid event name or nil handler", event))
+	}
+	return func(o *channelOptions) {
+		o.handlers = append(o.handlers, &registration{key: event, fn: h})
+	}
 }
 
 // WithVariables sets channel variables on the new leg ({k=v,…} in the
@@ -109,7 +124,15 @@ func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...Cha
 	}
 	c := p.engine()
 	ch := newChannel(c, id, StateNew)
-	if err := c.subs.needChannel(ctx, id); err != nil {
+	err = c.subs.needChannel(ctx, id)
+	for _, h := range o.handlers {
+		if err == nil && h.key != EventAll {
+			err = c.subs.needNames(ctx, h.key)
+		}
+		h.uuid = id
+		c.reg.add(h)
+	}
+	if err != nil {
 		ch.release()
 		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
 	}

@@ -430,3 +430,20 @@ func TestChannelEndsWithConnection(t *testing.T) {
 	err = ch.Answer(ctx)
 	is.True(errors.Is(err, genesis.ErrClosed)) // operations say why
 }
+
+// A handler given to CreateChannel sees the channel's very first events.
+func TestWithEventHandlerSeesFirstEvents(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	c, _ := dial(t)
+	states := make(chan string, 20)
+	ch, err := genesis.CreateChannel(ctx, c, "user/1000",
+		genesis.WithEventHandler(genesis.EventChannelState, func(ctx context.Context, e *genesis.Event) {
+			states <- e.Get("Channel-State")
+		}))
+	is.NoErr(err)
+	is.Equal(<-states, "CS_INIT") // from the very first state change
+	is.Equal(<-states, "CS_ROUTING")
+	is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
+}
