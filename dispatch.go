@@ -195,12 +195,23 @@ func (r *registry) match(ev *Event, name, id string, subs *subscriptions) []*reg
 	if !subs.userWants(ev, name) {
 		return out
 	}
-	out = append(out, r.byKey[name]...)
+	var sub []*registration
 	if name == EventCustom {
-		if sub := ev.Get("Event-Subclass"); sub != "" {
-			out = append(out, r.byKey[sub]...)
+		if subclass := ev.Get("Event-Subclass"); subclass != "" {
+			sub = r.byKey[subclass]
 		}
 	}
+	named := r.byKey[name]
+	// The lists are never modified in place (see without), so when only
+	// one of them applies it can be handed out as it is.
+	switch {
+	case len(out) == 0 && len(sub) == 0 && len(r.all) == 0:
+		return named
+	case len(out) == 0 && len(sub) == 0 && len(named) == 0:
+		return r.all
+	}
+	out = append(out, named...)
+	out = append(out, sub...)
 	return append(out, r.all...)
 }
 
