@@ -26,6 +26,22 @@ func dial(t testing.TB, opts ...fakeswitch.Option) (*genesis.Inbound, *fakeswitc
 	return c, srv
 }
 
+// waitApplication waits until the switch runs app on channel id.
+func waitApplication(t testing.TB, srv *fakeswitch.Server, id, app string) {
+	t.Helper()
+	err := srv.WaitChannels(context.Background(), func(cs []fakeswitch.ChannelInfo) bool {
+		for _, c := range cs {
+			if c.UUID == id && c.Variables["current_application"] == app {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCreateChannelLifecycle(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
@@ -201,14 +217,7 @@ func TestHangupDuringPlaybackEndsItPromptly(t *testing.T) {
 	is.NoErr(err)
 	res := make(chan error, 1)
 	go func() { res <- ch.Playback(ctx, "long.wav") }()
-	is.NoErr(srv.WaitChannels(ctx, func(cs []fakeswitch.ChannelInfo) bool {
-		for _, ci := range cs {
-			if ci.UUID == ch.UUID() && ci.Variables["current_application"] == "playback" {
-				return true
-			}
-		}
-		return false
-	}))
+	waitApplication(t, srv, ch.UUID(), "playback")
 	is.NoErr(srv.Hangup(ch.UUID(), genesis.CauseNormalClearing))
 	select {
 	case err := <-res:
@@ -298,14 +307,7 @@ func TestPlayAndGetDigits(t *testing.T) {
 		}
 		res <- d
 	}()
-	is.NoErr(srv.WaitChannels(ctx, func(cs []fakeswitch.ChannelInfo) bool {
-		for _, ci := range cs {
-			if ci.UUID == ch.UUID() && ci.Variables["current_application"] == "play_and_get_digits" {
-				return true
-			}
-		}
-		return false
-	}))
+	waitApplication(t, srv, ch.UUID(), "play_and_get_digits")
 	is.NoErr(srv.SendDTMF(ch.UUID(), "427"))
 	is.Equal(<-res, "427") // the digits pressed
 

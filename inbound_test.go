@@ -398,7 +398,7 @@ func TestCloseIsIdempotentAndEndsGoroutines(t *testing.T) {
 // goroutines end asynchronously and nothing signals their exit.
 func waitGoroutines(t testing.TB, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > want {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)

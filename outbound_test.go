@@ -116,14 +116,7 @@ func TestFarEndHangsUpDuringSessionPlayback(t *testing.T) {
 	call, err := srv.Call(t.Context(), addr, nil)
 	is.NoErr(err)
 	id := <-started
-	is.NoErr(srv.WaitChannels(t.Context(), func(cs []fakeswitch.ChannelInfo) bool {
-		for _, c := range cs {
-			if c.UUID == id && c.Variables["current_application"] == "playback" {
-				return true
-			}
-		}
-		return false
-	}))
+	waitApplication(t, srv, id, "playback")
 	is.NoErr(srv.Hangup(call.UUID(), genesis.CauseUserBusy))
 	var he *genesis.HangupError
 	is.True(errors.As(<-res, &he))            // Playback says the channel is gone
@@ -264,19 +257,5 @@ func TestManyConcurrentSessionsLeaveNoGoroutines(t *testing.T) {
 	}
 	is.NoErr(o.Shutdown(t.Context()))
 	is.True(errors.Is(<-served, genesis.ErrServerClosed))
-	waitGoroutines(t, before)
-}
-
-// waitGoroutines waits (bounded) for the goroutine count to come back down:
-// nothing signals a goroutine's exit, so this polls.
-func waitGoroutines(t testing.TB, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > want {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, want <= %d\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	genesis.WaitGoroutines(t, before)
 }

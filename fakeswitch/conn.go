@@ -218,6 +218,12 @@ func (c *conn) deliver(e *event) {
 		}
 		return
 	}
+	c.enqueueLocked(b)
+}
+
+// enqueueLocked queues a frame for the writer (or holds it while the
+// connection is holding output). Called with c.mu held.
+func (c *conn) enqueueLocked(b []byte) {
 	if c.holding {
 		c.held = append(c.held, b)
 		return
@@ -237,15 +243,7 @@ func (c *conn) deliverLog(b []byte, level int) {
 	if !c.logging || level > c.logLevel || c.closeAfter {
 		return
 	}
-	if c.holding {
-		c.held = append(c.held, b)
-		return
-	}
-	c.queue = append(c.queue, b)
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.enqueueLocked(b)
 }
 
 // myEventNames is what myevents subscribes to (captures/README.md §5.6).

@@ -1,0 +1,5 @@
+package genesis
+
+// Exported for the external tests (package genesis_test), which cannot be
+// internal because fakeswitch imports genesis.
+var WaitGoroutines = waitGoroutines
