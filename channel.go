@@ -62,7 +62,8 @@ type channelOptions struct {
 // ("ALL" for every event of the channel) before the originate is sent, so
 // it sees the first ones too (CHANNEL_CREATE, CS_INIT, CS_ROUTING …). Like
 // DTMF handlers, it runs off the connection's reader, one event at a time
-// in arrival order, and is dropped when the channel is gone.
+// in arrival order, and is dropped when the channel is gone:
+// CHANNEL_DESTROY is the last event it sees.
 func WithEventHandler(event string, h Handler) ChannelOption {
 	if !validEventKey(event) || h == nil {
 		panic(fmt.Sprintf("genesis: WithEventHandler(%q): invalid event name or nil handler", event))

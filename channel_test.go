@@ -447,5 +447,18 @@ func TestWithEventHandlerSeesFirstEvents(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(<-states, "CS_INIT") // from the very first state change
 	is.Equal(<-states, "CS_ROUTING")
+
+	last := make(chan string, 100)
+	ch2, err := genesis.CreateChannel(ctx, c, "user/1000",
+		genesis.WithEventHandler(genesis.EventAll, func(ctx context.Context, e *genesis.Event) { last <- e.Name() }))
+	is.NoErr(err)
+	is.NoErr(ch2.Hangup(ctx, genesis.CauseNormalClearing))
+	for name := ""; name != genesis.EventChannelDestroy; { // the handler sees the channel's end too
+		select {
+		case name = <-last:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler never saw CHANNEL_DESTROY")
+		}
+	}
 	is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
 }

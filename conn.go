@@ -155,8 +155,13 @@ func (c *conn) route(ev *Event) {
 		}
 	}
 	id := ev.Get("Unique-ID")
+	// Handlers are looked up before the bookkeeping, which drops a
+	// channel's handlers at CHANNEL_DESTROY: they still get that event.
+	// They are queued after it, so a handler sees the state the event
+	// brought.
+	regs := c.reg.match(ev, name, id, &c.subs)
 	c.obs.notify(id, ev)
-	if regs := c.reg.match(ev, name, id, &c.subs); len(regs) > 0 {
+	if len(regs) > 0 {
 		c.disp.enqueue(id, ev, regs)
 	}
 }
