@@ -413,6 +413,9 @@ func (fr *frameReader) decodePlain(body []byte) (*Event, error) {
 		}
 		ve := end
 		if strings.IndexByte(s[vs:ve], '%') >= 0 {
+			// dec may share body's array (both are fr.buf): decoding in
+			// place is safe because what has been written (ds) never
+			// passes what is being read (vs), decoding only shrinks.
 			ds := len(dec)
 			dec = grow(dec, ve-vs)
 			dec = dec[:ds+percentDecode(dec[ds:ds+ve-vs], body[vs:ve])]
