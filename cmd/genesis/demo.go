@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/genesis-esl/genesis"
@@ -19,17 +21,16 @@ const demoUsage = `[-addr A -password P] [-dial-a PATH] [-dial-b PATH]`
 const demoExample = `genesis demo                    # on an embedded fakeswitch
 genesis demo -addr 10.0.0.5:8021 -password secret -dial-a user/1000 -dial-b user/2000`
 
-// demoEvents are the events the demo prints; CHANNEL_UUID only carries the
-// demo's label variable early.
+// demoEvents are the events the demo prints.
 var demoEvents = []string{
-	genesis.EventChannelUUID, genesis.EventChannelCreate, genesis.EventChannelState,
+	genesis.EventChannelCreate, genesis.EventChannelState,
 	genesis.EventChannelAnswer, genesis.EventChannelExecute, genesis.EventChannelPark,
 	genesis.EventChannelBridge, genesis.EventChannelUnbridge, genesis.EventDTMF,
 	genesis.EventChannelHangup, genesis.EventChannelDestroy,
 }
 
 // demoLabel is the channel variable that names each channel of the demo, so
-// its events can be told apart from other calls on a real switch.
+// the caller's events can be told apart from other calls on a real switch.
 const demoLabel = "genesis_demo"
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -71,9 +72,11 @@ type demo struct {
 	dialA, dialB string
 	n            int // step number
 
-	in  *genesis.Inbound
-	tr  *tracker
-	far farEnd
+	in       *genesis.Inbound
+	far      farEnd
+	labels   sync.Map // UUID → label of channels A and B
+	caller   *leg
+	callerID atomic.Pointer[string]
 
 	ready   chan string   // the outbound session's UUID, once its handlers are set
 	ended   chan struct{} // closed when the session handler returns
@@ -123,8 +126,8 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 			return err
 		}
 		d.in = in
-		d.tr = newTracker("variable_"+demoLabel, d.printEvent)
-		in.On(genesis.EventAll, d.tr.handle)
+		d.caller = d.newLeg("caller")
+		in.On(genesis.EventAll, d.callerEvent)
 		if err := in.Subscribe(ctx, demoEvents...); err != nil {
 			in.Close()
 			return err
@@ -136,21 +139,23 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 		return err
 	}
 	defer d.in.Close()
-	defer d.tr.stop()
 	if d.far == nil {
 		d.far = &realFarEnd{in: d.in, dial: d.dialA, fails: d.fails}
 	}
 
-	var a, b *genesis.Channel
+	var (
+		a, b       *genesis.Channel
+		legA, legB *leg
+	)
 	if err := d.step(ctx, "create channel A", func(ctx context.Context) error {
-		a, err = d.create(ctx, "A", d.dialA)
+		a, legA, err = d.create(ctx, "A", d.dialA)
 		return err
 	}); err != nil {
 		return err
 	}
 	defer hangupQuietly(a)
 	if err := d.step(ctx, "create channel B", func(ctx context.Context) error {
-		b, err = d.create(ctx, "B", d.dialB)
+		b, legB, err = d.create(ctx, "B", d.dialB)
 		return err
 	}); err != nil {
 		return err
@@ -169,9 +174,9 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 		if err := a.Hangup(ctx, genesis.CauseNormalClearing); err != nil {
 			return err
 		}
-		for _, ch := range []*genesis.Channel{a, b} {
-			if err := d.tr.wait(ctx, ch.UUID(), isDestroyed); err != nil {
-				return fmt.Errorf("channel %s not destroyed: %w", ch.UUID(), err)
+		for _, l := range []*leg{legA, legB} {
+			if err := l.waitDestroyed(ctx); err != nil {
+				return err
 			}
 		}
 		d.out.printf("    A and B hung up and destroyed")
@@ -210,7 +215,6 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 		if err != nil {
 			return err
 		}
-		d.tr.add(caller, "caller")
 		select {
 		case uuid := <-d.ready:
 			if uuid != caller {
@@ -251,11 +255,11 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 		if err := d.far.hangup(ctx, caller, genesis.CauseUserBusy); err != nil {
 			return err
 		}
-		if err := d.tr.wait(ctx, caller, isDestroyed); err != nil {
-			return fmt.Errorf("channel %s not destroyed: %w", caller, err)
+		if err := d.caller.waitDestroyed(ctx); err != nil {
+			return err
 		}
-		if c := d.tr.snapshot(caller); c.cause != genesis.CauseUserBusy.String() {
-			return fmt.Errorf("hangup cause %s, want USER_BUSY", c.cause)
+		if d.caller.cause != genesis.CauseUserBusy.String() {
+			return fmt.Errorf("hangup cause %s, want USER_BUSY", d.caller.cause)
 		}
 		select {
 		case <-d.ended:
@@ -267,32 +271,97 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 	}); err != nil {
 		return err
 	}
-	d.tr.stop()
 	d.out.printf("demo complete: every step passed")
 	return nil
 }
 
 // create originates a channel labelled label and waits until it executes.
-func (d *demo) create(ctx context.Context, label, dial string) (*genesis.Channel, error) {
+func (d *demo) create(ctx context.Context, label, dial string) (*genesis.Channel, *leg, error) {
+	l := d.newLeg(label)
 	ch, err := genesis.CreateChannel(ctx, d.in, dial,
-		genesis.WithVariables(map[string]string{demoLabel: label}))
+		genesis.WithVariables(map[string]string{demoLabel: label}),
+		genesis.WithEventHandler(genesis.EventAll, l.handle))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	d.tr.add(ch.UUID(), label)
+	d.labels.Store(ch.UUID(), label)
 	d.out.printf("    channel %s created: %s (%s)", label, ch.UUID(), dial)
 	if err := ch.Wait(ctx, genesis.StateExecute); err != nil {
-		return ch, err
+		return ch, l, err
 	}
-	// The library's bookkeeping is ahead of the handlers; wait for the
+	// The library's bookkeeping is ahead of the handler; wait for the
 	// printed events to catch up so the summary is complete.
-	if err := d.tr.wait(ctx, ch.UUID(), hasState(genesis.StateExecute.String())); err != nil {
-		return ch, err
+	select {
+	case <-l.executing:
+	case <-ctx.Done():
+		return ch, l, ctx.Err()
 	}
 	// Every channel is born in CS_NEW; FreeSWITCH sends no event for it.
-	states := append([]string{genesis.StateNew.String()}, d.tr.snapshot(ch.UUID()).states...)
+	states := append([]string{genesis.StateNew.String()}, l.states...)
 	d.out.printf("    channel %s states: %s", label, strings.Join(states, " → "))
-	return ch, nil
+	return ch, l, nil
+}
+
+// A leg is one channel of the demo as its event handler saw it: the handler
+// prints its events, one at a time in arrival order, and records the states
+// up to CS_EXECUTE and the hangup cause.
+type leg struct {
+	d         *demo
+	label     string
+	states    []string      // Channel-State of each CHANNEL_STATE until executing
+	executing chan struct{} // closed at CS_EXECUTE
+	destroyed chan struct{} // closed at CHANNEL_DESTROY
+	cause     string        // Hangup-Cause, set before destroyed is closed
+}
+
+func (d *demo) newLeg(label string) *leg {
+	return &leg{d: d, label: label, executing: make(chan struct{}), destroyed: make(chan struct{})}
+}
+
+func (l *leg) handle(_ context.Context, e *genesis.Event) {
+	l.d.printEvent(l.label, e)
+	switch e.Name() {
+	case genesis.EventChannelState:
+		select {
+		case <-l.executing:
+		default:
+			l.states = append(l.states, e.Get("Channel-State"))
+			if e.Get("Channel-State") == genesis.StateExecute.String() {
+				close(l.executing)
+			}
+		}
+	case genesis.EventChannelDestroy:
+		l.cause = e.Get("Hangup-Cause")
+		close(l.destroyed)
+	}
+}
+
+func (l *leg) waitDestroyed(ctx context.Context) error {
+	select {
+	case <-l.destroyed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("channel %s not destroyed: %w", l.label, ctx.Err())
+	}
+}
+
+// callerEvent hands the caller's events to its leg. The demo does not create
+// the caller, so it is known by its label, and its events that carry no
+// variables (states, DTMF) by the UUID the label first came with; the
+// events before that one are not printed, nor any after CHANNEL_DESTROY.
+func (d *demo) callerEvent(ctx context.Context, e *genesis.Event) {
+	id := e.Get("Unique-ID")
+	if e.Get("variable_"+demoLabel) == d.caller.label {
+		d.callerID.CompareAndSwap(nil, &id)
+	}
+	if p := d.callerID.Load(); p == nil || *p != id {
+		return
+	}
+	select {
+	case <-d.caller.destroyed:
+	default:
+		d.caller.handle(ctx, e)
+	}
 }
 
 // session is the outbound server's handler: it answers, handles digits (one
@@ -328,19 +397,19 @@ func (d *demo) session(ctx context.Context, s *genesis.Session) {
 	d.endOnce.Do(func() { close(d.ended) })
 }
 
-// printEvent prints one channel event of the demo (called by the tracker,
-// with its lock held).
+// printEvent prints one channel event of the demo, if it is of demoEvents.
 func (d *demo) printEvent(label string, e *genesis.Event) {
+	if !slices.Contains(demoEvents, e.Name()) {
+		return
+	}
 	var detail string
 	switch e.Name() {
-	case genesis.EventChannelUUID:
-		return
 	case genesis.EventChannelState:
 		detail = e.Get("Channel-State")
 	case genesis.EventChannelExecute:
 		detail = strings.TrimSpace(e.Get("Application") + " " + e.Get("Application-Data"))
 	case genesis.EventChannelBridge, genesis.EventChannelUnbridge:
-		detail = "with " + d.tr.labelLocked(e.Get("Other-Leg-Unique-ID"))
+		detail = "with " + d.label(e.Get("Other-Leg-Unique-ID"))
 	case genesis.EventDTMF:
 		detail = e.Get("DTMF-Digit")
 	case genesis.EventChannelHangup, genesis.EventChannelDestroy:
@@ -349,6 +418,14 @@ func (d *demo) printEvent(label string, e *genesis.Event) {
 		detail = e.Get("Channel-Name")
 	}
 	d.out.printf("%s", strings.TrimRight(fmt.Sprintf("      event %-6s %-16s %s", label, e.Name(), detail), " "))
+}
+
+// label returns the label of a channel of the demo, or a short form of its UUID.
+func (d *demo) label(uuid string) string {
+	if l, ok := d.labels.Load(uuid); ok {
+		return l.(string)
+	}
+	return uuid[:min(8, len(uuid))]
 }
 
 func hangupQuietly(ch *genesis.Channel) {

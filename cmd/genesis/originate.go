@@ -14,12 +14,6 @@ import (
 const originateExample = `genesis originate user/1000
 genesis originate -var origination_caller_id_number=5551234 -var "effective_caller_id_name=Front Desk" sofia/gateway/gw/+15551234567`
 
-// originateEvents are the events originate prints for its channel.
-var originateEvents = []string{
-	genesis.EventChannelState, genesis.EventChannelAnswer, genesis.EventChannelBridge,
-	genesis.EventChannelUnbridge, genesis.EventChannelHangup, genesis.EventChannelDestroy,
-}
-
 // vars is a repeatable -var k=v flag.
 type vars map[string]string
 
@@ -60,8 +54,16 @@ func runOriginate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer in.Close()
+	// The handler prints the channel's events from the UUID line on, and
+	// its CHANNEL_DESTROY (the last event it gets) ends the command.
 	out := &syncWriter{w: stdout}
-	tr := newTracker("", func(_ string, e *genesis.Event) {
+	var ch *genesis.Channel
+	printing, destroyed := make(chan struct{}), make(chan struct{})
+	opts := []genesis.ChannelOption{genesis.WithEventHandler(genesis.EventAll, func(_ context.Context, e *genesis.Event) {
+		<-printing
+		if ch == nil {
+			return // the originate failed
+		}
 		switch e.Name() {
 		case genesis.EventChannelState:
 			out.printf("state %s", e.Get("Channel-State"))
@@ -75,60 +77,39 @@ func runOriginate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			out.printf("hangup %s", e.Get("Hangup-Cause"))
 		case genesis.EventChannelDestroy:
 			out.printf("destroyed")
+			close(destroyed)
 		}
-	})
-	defer tr.stop()
-	in.On(genesis.EventAll, tr.handle)
-	if err := in.Subscribe(ctx, originateEvents...); err != nil {
-		return err
-	}
-
-	var opts []genesis.ChannelOption
+	})}
 	if len(vs) > 0 {
 		opts = append(opts, genesis.WithVariables(vs))
 	}
-	ch, err := genesis.CreateChannel(ctx, in, dial, opts...)
+	ch, err = genesis.CreateChannel(ctx, in, dial, opts...)
+	if err == nil {
+		out.printf("uuid %s", ch.UUID())
+	}
+	close(printing)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // interrupted while ringing; CreateChannel hung the call up
 		}
 		return fmt.Errorf("originate %s: %w", dial, err)
 	}
-	out.printf("uuid %s", ch.UUID())
-	tr.add(ch.UUID(), "") // prints the events that came before this line
 
-	// The end: the channel's last state event printed (or, should it never
-	// come, a moment after the channel is gone).
-	end := make(chan error, 1)
-	go func() { end <- tr.wait(ctx, ch.UUID(), hasState(genesis.StateDestroy.String())) }()
-	var grace <-chan time.Time
-	chDone := ch.Done()
-	for {
-		select {
-		case err := <-end:
-			if err != nil && ctx.Err() == nil {
-				return err
-			}
-			if ctx.Err() != nil {
-				return hangupOnInterrupt(ch, tr, out)
-			}
-			return nil
-		case <-chDone:
-			chDone = nil
-			grace = time.After(2 * time.Second)
-		case <-grace:
-			return nil
-		case <-in.Done():
-			if err := in.Err(); err != nil {
-				return fmt.Errorf("connection to %s: %w", c.addr, err)
-			}
-			return nil
+	select {
+	case <-destroyed:
+		return nil
+	case <-ctx.Done():
+		return hangupOnInterrupt(ch, destroyed, out)
+	case <-in.Done():
+		if err := in.Err(); err != nil {
+			return fmt.Errorf("connection to %s: %w", c.addr, err)
 		}
+		return nil
 	}
 }
 
 // hangupOnInterrupt hangs up the channel after Ctrl-C.
-func hangupOnInterrupt(ch *genesis.Channel, tr *tracker, out *syncWriter) error {
+func hangupOnInterrupt(ch *genesis.Channel, destroyed <-chan struct{}, out *syncWriter) error {
 	select {
 	case <-ch.Done():
 		return nil
@@ -139,8 +120,11 @@ func hangupOnInterrupt(ch *genesis.Channel, tr *tracker, out *syncWriter) error 
 	if err := ch.Hangup(ctx, genesis.CauseNormalClearing); err != nil {
 		return fmt.Errorf("hang up %s: %w", ch.UUID(), err)
 	}
-	// Let the last state changes print before the line that ends the output.
-	_ = tr.wait(ctx, ch.UUID(), hasState(genesis.StateDestroy.String()))
+	// Let the last events print before the line that ends the output.
+	select {
+	case <-destroyed:
+	case <-ctx.Done():
+	}
 	out.printf("hung up %s (interrupted)", ch.UUID())
 	return nil
 }
