@@ -198,7 +198,9 @@ func (ch *Channel) Bridge(ctx context.Context, other *Channel) error {
 
 // Hangup hangs the channel up with cause (uuid_kill) and returns once it is
 // gone: destroyed, or for a session's own leg (which FreeSWITCH keeps until
-// the socket closes) hung up completely.
+// the socket closes) hung up completely. If ctx ends after FreeSWITCH
+// reported the hangup but before the channel was gone, the hangup counts as
+// done.
 func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) error {
 	if isClosed(ch.done) {
 		return nil
@@ -216,11 +218,13 @@ func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) error {
 		return nil
 	case <-ctx.Done():
 		ch.mu.Lock()
-		gone := isClosed(ch.done) || (ch.ownLeg && ch.hungUp)
+		hungUp := ch.hungUp
 		ch.mu.Unlock()
-		if gone {
-			// Done, or a session's own leg whose end already cancelled the
-			// handler's ctx (the linger notice may beat HANGUP_COMPLETE).
+		if hungUp {
+			// The hangup happened; only its last events are missing. This
+			// is the usual case when the hangup itself ended ctx: a
+			// session's handler context ends with the call (the leg hung
+			// up, or one bridged to it).
 			return nil
 		}
 		return ctx.Err()

@@ -259,3 +259,31 @@ func TestManyConcurrentSessionsLeaveNoGoroutines(t *testing.T) {
 	is.True(errors.Is(<-served, genesis.ErrServerClosed))
 	genesis.WaitGoroutines(t, before)
 }
+
+// Hanging up the leg bridged to the session's caller ends the call, and so
+// the handler's context; the Hangup itself still reports success.
+func TestSessionHangsUpTheBridgedLeg(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	errs := make(chan error, 1)
+	_, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
+		errs <- func() error {
+			if err := s.Channel().Answer(ctx); err != nil {
+				return err
+			}
+			agent, err := genesis.CreateChannel(ctx, s, "user/1000")
+			if err != nil {
+				return err
+			}
+			if err := s.Channel().Bridge(ctx, agent); err != nil {
+				return err
+			}
+			return agent.Hangup(ctx, genesis.CauseNormalClearing)
+		}()
+	})
+	call, err := srv.Call(t.Context(), addr, nil)
+	is.NoErr(err)
+	is.NoErr(<-errs) // no ctx error although the call ended under it
+	<-call.HungUp()
+}
