@@ -15,10 +15,6 @@ import (
 // CHANNEL_EXECUTE_COMPLETE event. arg travels as a body, so it may hold
 // any bytes. If the channel hangs up first the error is a *HangupError.
 func (ch *Channel) Execute(ctx context.Context, app, arg string) (*Event, error) {
-	return ch.execute(ctx, app, arg)
-}
-
-func (ch *Channel) execute(ctx context.Context, app, arg string) (*Event, error) {
 	if app == "" || strings.ContainsAny(app, " \t") {
 		return nil, fmt.Errorf("genesis: execute %q on %s: bad application name: %w", app, ch.uuid, ErrInvalidCommand)
 	}
@@ -75,13 +71,13 @@ func (ch *Channel) execute(ctx context.Context, app, arg string) (*Event, error)
 
 // Answer answers the channel.
 func (ch *Channel) Answer(ctx context.Context) error {
-	_, err := ch.execute(ctx, "answer", "")
+	_, err := ch.Execute(ctx, "answer", "")
 	return err
 }
 
 // Park parks the channel; it returns once the park has begun.
 func (ch *Channel) Park(ctx context.Context) error {
-	_, err := ch.execute(ctx, "park", "")
+	_, err := ch.Execute(ctx, "park", "")
 	return err
 }
 
@@ -89,7 +85,7 @@ func (ch *Channel) Park(ctx context.Context) error {
 // "ivr/ivr-welcome.wav" or "tone_stream://%(200,0,800)") and returns when it
 // has finished.
 func (ch *Channel) Playback(ctx context.Context, path string) error {
-	ev, err := ch.execute(ctx, "playback", path)
+	ev, err := ch.Execute(ctx, "playback", path)
 	if err != nil {
 		return err
 	}
@@ -120,7 +116,7 @@ func (ch *Channel) Say(ctx context.Context, text string, o SayOptions) error {
 	if o.Gender != "" {
 		arg += " " + o.Gender
 	}
-	_, err := ch.execute(ctx, "say", arg+" "+text)
+	_, err := ch.Execute(ctx, "say", arg+" "+text)
 	return err
 }
 
@@ -167,7 +163,7 @@ func (ch *Channel) PlayAndGetDigits(ctx context.Context, o DigitsOptions) (strin
 			return "", fmt.Errorf("genesis: play_and_get_digits on %s: argument %q has a space: %w", ch.uuid, a, ErrInvalidCommand)
 		}
 	}
-	ev, err := ch.execute(ctx, "play_and_get_digits", strings.Join(args, " "))
+	ev, err := ch.Execute(ctx, "play_and_get_digits", strings.Join(args, " "))
 	if err != nil {
 		return "", err
 	}
