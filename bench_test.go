@@ -51,8 +51,8 @@ func BenchmarkParseEvent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if ev.Name() != "CHANNEL_PARK" || len(ev.headers) != 84 {
-		b.Fatalf("parsed %s with %d headers", ev.Name(), len(ev.headers))
+	if ev.Name() != "CHANNEL_PARK" || len(ev.headerList()) != 84 {
+		b.Fatalf("parsed %s with %d headers", ev.Name(), len(ev.headerList()))
 	}
 }
 

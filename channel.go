@@ -206,12 +206,9 @@ func (ch *Channel) observe(ev *Event) {
 	var toRun []func()
 	ch.mu.Lock()
 	before := ch.snapshotLocked()
-	for k := range ev.Headers() {
-		if strings.HasPrefix(k, "variable_") {
-			// Kept whole, not copied into a map: the event exists anyway.
-			ch.lastVars, ch.setVars = ev, nil
-			break
-		}
+	if ev.hasNamePrefix("variable_") {
+		// Kept whole, not copied into a map: the event exists anyway.
+		ch.lastVars, ch.setVars = ev, nil
 	}
 	if s, err := ParseChannelState(ev.Get("Channel-State")); err == nil && s != StateNone {
 		ch.setStateLocked(s, ev)

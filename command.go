@@ -6,6 +6,11 @@ import (
 	"strings"
 )
 
+// A header is one name: value line of a command, or an originate variable.
+type header struct {
+	name, value string
+}
+
 // validateLine checks that s can travel as (part of) one ESL line: no CR, LF
 // or NUL. The error wraps ErrInvalidCommand and names the offending byte, never
 // the text itself (it may hold a password).

@@ -3,3 +3,12 @@ package genesis
 // Exported for the external tests (package genesis_test), which cannot be
 // internal because fakeswitch imports genesis.
 var WaitGoroutines = waitGoroutines
+
+// headerList returns e's headers as name-value pairs, for comparisons.
+func (e *Event) headerList() []header {
+	hs := make([]header, 0, e.numHeaders())
+	for n, v := range e.Headers() {
+		hs = append(hs, header{n, v})
+	}
+	return hs
+}

@@ -82,8 +82,8 @@ func FuzzReadFrame(f *testing.F) {
 			if len(ev.Body()) > maxBody {
 				t.Fatalf("body of %d bytes over the %d limit", len(ev.Body()), maxBody)
 			}
-			if len(ev.headers) > maxHeaders+maxBody {
-				t.Fatalf("%d headers", len(ev.headers))
+			if len(ev.headerList()) > maxHeaders+maxBody {
+				t.Fatalf("%d headers", len(ev.headerList()))
 			}
 			if cap(fr.buf) > maxBody || cap(fr.env) > 2*minEnvelopeLimit+maxBody {
 				t.Fatalf("scratch grew to %d/%d bytes", cap(fr.buf), cap(fr.env))

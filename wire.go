@@ -77,10 +77,10 @@ type frameReader struct {
 	maxBody int
 
 	// Scratch space reused between frames; never referenced by an Event.
-	env  []byte  // envelope header lines, concatenated without their LFs
-	offs []int32 // per header: name start, name end, value start, value end
-	buf  []byte  // event body being decoded
-	long []byte  // a header line longer than the bufio buffer
+	env   []byte   // envelope header lines without their line ends (see Event.text)
+	spans []uint32 // the headers' spans in env or in an event's body (see Event.spans)
+	buf   []byte   // event body being decoded
+	long  []byte   // a header line longer than the bufio buffer
 }
 
 // newFrameReader returns a frameReader over r. A *bufio.Reader is used as is;
@@ -122,7 +122,7 @@ func newFrameReaderSize(r io.Reader, maxBody, size int) *frameReader {
 //     reply, a CHANNEL_DATA event) has its values percent-decoded.
 func (fr *frameReader) readFrame() (*Event, error) {
 	fr.env = fr.env[:0]
-	fr.offs = fr.offs[:0]
+	fr.spans = fr.spans[:0]
 	var (
 		ct        []byte // Content-Type value, in fr.env
 		ctOK      bool
@@ -132,18 +132,18 @@ func (fr *frameReader) readFrame() (*Event, error) {
 	for {
 		line, err := fr.readLine()
 		if err != nil {
-			if err == io.EOF && len(fr.offs) > 0 {
+			if err == io.EOF && len(fr.spans) > 0 {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
 		}
 		if len(line) == 0 {
-			if len(fr.offs) == 0 {
+			if len(fr.spans) == 0 {
 				continue // a stray blank line between frames
 			}
 			break
 		}
-		if len(fr.offs)/4 >= maxHeaders {
+		if len(fr.spans)/3 >= maxHeaders {
 			return nil, protocolErrorf("more than %d header lines", maxHeaders)
 		}
 		if len(fr.env)+len(line) > max(fr.maxBody, minEnvelopeLimit) {
@@ -157,10 +157,10 @@ func (fr *frameReader) readFrame() (*Event, error) {
 		if len(value) > 0 && value[0] == ' ' {
 			value = value[1:]
 		}
-		base := int32(len(fr.env))
+		base := len(fr.env)
+		vstart := base + len(line) - len(value)
 		fr.env = append(fr.env, line...)
-		vstart := base + int32(len(line)-len(value))
-		fr.offs = append(fr.offs, base, base+int32(colon), vstart, base+int32(len(line)))
+		fr.spans = append(fr.spans, uint32(base), uint32(base+colon), uint32(len(fr.env)))
 		switch string(name) {
 		case "Content-Type":
 			ct, ctOK = fr.env[vstart:], true
@@ -187,7 +187,7 @@ func (fr *frameReader) readFrame() (*Event, error) {
 		if clen < 0 {
 			return nil, protocolErrorf("%s without Content-Length", ctype)
 		}
-		body, err := fr.readBody(clen)
+		body, peeked, err := fr.body(clen)
 		if err != nil {
 			return nil, err
 		}
@@ -199,6 +199,9 @@ func (fr *frameReader) readFrame() (*Event, error) {
 			ev, err = decodeJSON(body)
 		default:
 			ev, err = decodeXML(body)
+		}
+		if peeked {
+			fr.br.Discard(clen)
 		}
 		fr.releaseScratch()
 		return ev, err
@@ -221,37 +224,22 @@ func (fr *frameReader) envelopeEvent(ctype string, clen int, decode bool) (*Even
 		fr.env = fr.env[:start+clen]
 	}
 	s := string(fr.env)
-	hs := make([]header, len(fr.offs)/4)
-	for i := range hs {
-		o := fr.offs[4*i : 4*i+4]
-		hs[i] = header{name: s[o[0]:o[1]], value: s[o[2]:o[3]]}
-		if ctype == "" && hs[i].name == "Content-Type" {
-			ctype = hs[i].value // unknown or absent content type
-		}
+	ev := newEvent(ctype, s[:start], fr.spans, s[start:])
+	if ctype == "" {
+		ev.contentType = ev.Get("Content-Type") // unknown or absent content type
 	}
-	ev := &Event{contentType: ctype, headers: hs, body: s[start:]}
 	if cap(fr.env) > keepScratch {
 		fr.env = nil
 	}
 	return ev, nil
 }
 
-// decodeEnvelopeValues percent-decodes the header values in fr.env in place,
-// moving later bytes down and fixing fr.offs.
+// decodeEnvelopeValues percent-decodes the header values in fr.env in
+// place, fixing their ends in fr.spans.
 func (fr *frameReader) decodeEnvelopeValues() {
-	w := int32(0)
-	for i := 0; i < len(fr.offs); i += 4 {
-		o := fr.offs[i : i+4]
-		ns, ne, vs, ve := o[0], o[1], o[2], o[3]
-		// Keep name and the bytes up to the value as they are.
-		n := int32(copy(fr.env[w:], fr.env[ns:vs]))
-		o[0], o[1] = w, w+(ne-ns)
-		w += n
-		o[2] = w
-		w += int32(percentDecode(fr.env[w:], fr.env[vs:ve]))
-		o[3] = w
+	for i := 0; i < len(fr.spans); i += 3 {
+		fr.spans[i+2] = decodeValue(fr.env, fr.spans[i+1], fr.spans[i+2])
 	}
-	fr.env = fr.env[:w]
 }
 
 // readLine returns the next line without its LF (and without a CR before
@@ -287,28 +275,38 @@ func (fr *frameReader) readLine() ([]byte, error) {
 	return line, nil
 }
 
-// readBody reads n bytes into the scratch buffer.
-func (fr *frameReader) readBody(n int) ([]byte, error) {
+// body returns the next n bytes, which the caller must only read. When they
+// fit in the read buffer they are that buffer's bytes, not yet consumed
+// (peeked is true: the caller discards them once done), which saves a copy
+// of every event; otherwise they are read into the scratch buffer.
+func (fr *frameReader) body(n int) (b []byte, peeked bool, err error) {
+	if n <= fr.br.Size() {
+		b, err = fr.br.Peek(n)
+		if err != nil {
+			return nil, false, unexpected(err)
+		}
+		return b, true, nil
+	}
 	fr.buf = grow(fr.buf[:0], n)[:n]
 	if _, err := io.ReadFull(fr.br, fr.buf); err != nil {
-		return nil, unexpected(err)
+		return nil, false, unexpected(err)
 	}
-	return fr.buf, nil
+	return fr.buf, false, nil
 }
 
 // dropScratch frees every scratch buffer, for a connection that has just
 // read an unusually large frame (the outbound connect reply) and will
 // mostly sit idle.
 func (fr *frameReader) dropScratch() {
-	fr.env, fr.offs, fr.buf, fr.long = nil, nil, nil, nil
+	fr.env, fr.spans, fr.buf, fr.long = nil, nil, nil, nil
 }
 
 func (fr *frameReader) releaseScratch() {
 	if cap(fr.buf) > keepScratch {
 		fr.buf = nil
 	}
-	if cap(fr.offs) > 4*1024 {
-		fr.offs = nil
+	if cap(fr.spans) > 2*1024 {
+		fr.spans = nil
 	}
 }
 
@@ -374,125 +372,95 @@ func parseContentLength(v []byte, max int) (int, error) {
 
 // decodePlain decodes a text/event-plain body: percent-encoded header lines,
 // an empty line, then the event's own body, Content-Length (the last such
-// inner header) bytes long. It decodes in place in body, then makes one
-// string of the result that every header and the body share.
+// inner header) bytes long. It decodes the values in place in body (which
+// the caller then discards) and makes one string of the result: the Event's
+// text, with its body at the end.
 func (fr *frameReader) decodePlain(body []byte) (*Event, error) {
-	// One string holds the raw block: names, values without a '%' and the
-	// body are substrings of it. The few values that need decoding are
-	// decoded into a scratch buffer that becomes a second string.
-	s := string(body)
-	dec := fr.buf[:0]
-	offs := fr.offs[:0] // per header: name start, name end, value start, value end
-	r := 0
+	spans := fr.spans[:0]
 	innerLen := -1
-	for r < len(s) {
-		e := strings.IndexByte(s[r:], '\n')
+	arrays := false
+	// pct is the next '%' at or after r, -1 when there is none: one search
+	// serves every line up to it, and most lines have none.
+	pct := bytes.IndexByte(body, '%')
+	r := 0
+	for r < len(body) {
+		e := bytes.IndexByte(body[r:], '\n')
 		next := r + e + 1
 		if e < 0 {
-			e, next = len(s)-r, len(s)
+			e, next = len(body)-r, len(body)
 		}
 		end := r + e
-		if end > r && s[end-1] == '\r' {
+		if end > r && body[end-1] == '\r' {
 			end--
 		}
 		if end == r {
 			r = next
 			break
 		}
-		if len(offs)/4 >= maxHeaders {
+		if len(spans)/3 >= maxHeaders {
 			return nil, protocolErrorf("event with more than %d headers", maxHeaders)
 		}
-		colon := strings.IndexByte(s[r:end], ':')
+		colon := bytes.IndexByte(body[r:end], ':')
 		if colon < 0 {
-			return nil, protocolErrorf("event header line without a colon: %.40q", s[r:end])
+			return nil, protocolErrorf("event header line without a colon: %.40q", body[r:end])
 		}
-		ns, ne := r, r+colon
-		vs := ne + 1
-		if vs < end && s[vs] == ' ' {
+		colon += r
+		if pct >= 0 && pct < end {
+			end = int(decodeValue(body, uint32(colon), uint32(end)))
+			if pct = bytes.IndexByte(body[next:], '%'); pct >= 0 {
+				pct += next
+			}
+		}
+		spans = append(spans, uint32(r), uint32(colon), uint32(end))
+		vs := colon + 1
+		if vs < end && body[vs] == ' ' {
 			vs++
 		}
-		ve := end
-		if strings.IndexByte(s[vs:ve], '%') >= 0 {
-			// dec may share body's array (both are fr.buf): decoding in
-			// place is safe because what has been written (ds) never
-			// passes what is being read (vs), decoding only shrinks.
-			ds := len(dec)
-			dec = grow(dec, ve-vs)
-			dec = dec[:ds+percentDecode(dec[ds:ds+ve-vs], body[vs:ve])]
-			vs, ve = decoded|ds, decoded|len(dec)
+		if colon-r == len("Content-Length") && string(body[r:colon]) == "Content-Length" {
+			innerLen = atoiOr(body[vs:end], -1)
 		}
-		offs = append(offs, int32(ns), int32(ne), int32(vs), int32(ve))
-		if colon == len("Content-Length") && s[ns:ne] == "Content-Length" && vs&decoded == 0 {
-			innerLen = atoiOr(body[vs:ve], -1)
+		if vs < end && body[vs] == 'A' {
+			arrays = arrays || bytes.HasPrefix(body[vs:end], []byte(arrayPrefix))
 		}
 		r = next
 	}
-	fr.offs, fr.buf = offs, dec
+	fr.spans = spans
 	bodyStart := r
-	if innerLen >= 0 && innerLen <= len(s)-r {
-		bodyStart = len(s) - innerLen
+	if innerLen >= 0 && innerLen <= len(body)-r {
+		bodyStart = len(body) - innerLen
 	}
-	var ds string
-	if len(dec) > 0 {
-		ds = string(dec)
+	s := string(body)
+	ev := newEvent(ctEventPlain, s, spans, s[bodyStart:])
+	if !arrays {
+		return ev, nil
 	}
-	value := func(vs, ve int32) string {
-		if vs&decoded != 0 {
-			return ds[vs&^decoded : ve&^decoded]
-		}
-		return s[vs:ve]
+	b := eventBuilder{text: make([]byte, 0, len(s)+64), spans: make([]uint32, 0, len(spans)+12)}
+	for name, value := range ev.Headers() {
+		b.addSplit(name, value)
 	}
-	hs := make([]header, len(offs)/4)
-	arrays := false
-	for i := range hs {
-		o := offs[4*i : 4*i+4 : 4*i+4]
-		hs[i] = header{s[o[0]:o[1]], value(o[2], o[3])}
-		arrays = arrays || strings.HasPrefix(hs[i].value, arrayPrefix)
-	}
-	if arrays {
-		split := make([]header, 0, len(hs)+4)
-		for _, h := range hs {
-			split = appendHeader(split, h.name, h.value)
-		}
-		hs = split
-	}
-	return &Event{contentType: ctEventPlain, headers: hs, body: s[bodyStart:]}, nil
+	return b.event(ctEventPlain, ev.body), nil
 }
 
-// decoded marks an offset into decodePlain's buffer of decoded values
-// rather than into the raw block.
-const decoded = 1 << 30
-
-const arrayPrefix = "ARRAY::"
-
-// appendHeader appends name: value, splitting FreeSWITCH's array encoding
-// "ARRAY::a|:b" into one header per element.
-func appendHeader(hs []header, name, value string) []header {
-	const sep = "|:"
-	if !strings.HasPrefix(value, arrayPrefix) {
-		return append(hs, header{name, value})
+// decodeValue percent-decodes in place the value after the colon at colon
+// in text, ending at end, and returns its new end.
+func decodeValue(text []byte, colon, end uint32) uint32 {
+	vs := colon + 1
+	if vs < end && text[vs] == ' ' {
+		vs++
 	}
-	rest := value[len(arrayPrefix):]
-	for {
-		i := strings.Index(rest, sep)
-		if i < 0 {
-			return append(hs, header{name, rest})
-		}
-		hs = append(hs, header{name, rest[:i]})
-		rest = rest[i+len(sep):]
-	}
+	return vs + uint32(percentDecode(text[vs:end], text[vs:end]))
 }
 
-func atoiOr(b []byte, def int) int {
+func atoiOr[T string | []byte](b T, def int) int {
 	if len(b) == 0 || len(b) > 9 {
 		return def
 	}
 	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
+	for i := range len(b) {
+		if b[i] < '0' || b[i] > '9' {
 			return def
 		}
-		n = n*10 + int(c-'0')
+		n = n*10 + int(b[i]-'0')
 	}
 	return n
 }
@@ -562,8 +530,8 @@ func decodeJSON(body []byte) (*Event, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return bad(errors.New("body is not an object"))
 	}
-	ev := &Event{contentType: ctEventJSON}
-	hs := make([]header, 0, 64)
+	var b eventBuilder
+	evBody := ""
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -585,10 +553,10 @@ func decodeJSON(body []byte) (*Event, error) {
 				if !ok {
 					return bad(fmt.Errorf("array %q holds a non-scalar", key))
 				}
-				if len(hs) >= maxHeaders {
+				if b.len() >= maxHeaders {
 					return nil, protocolErrorf("event with more than %d headers", maxHeaders)
 				}
-				hs = append(hs, header{key, v})
+				b.add(key, v)
 			}
 			if _, err = dec.Token(); err != nil { // ']'
 				return bad(err)
@@ -597,13 +565,13 @@ func decodeJSON(body []byte) (*Event, error) {
 		}
 		v, _ := jsonScalar(tok)
 		if key == "_body" {
-			ev.body = v
+			evBody = v
 			continue
 		}
-		if len(hs) >= maxHeaders {
+		if b.len() >= maxHeaders {
 			return nil, protocolErrorf("event with more than %d headers", maxHeaders)
 		}
-		hs = append(hs, header{key, v})
+		b.add(key, v)
 	}
 	if _, err := dec.Token(); err != nil { // '}'
 		return bad(err)
@@ -611,8 +579,7 @@ func decodeJSON(body []byte) (*Event, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return bad(errors.New("data after the object"))
 	}
-	ev.headers = hs
-	return ev, nil
+	return b.event(ctEventJSON, evBody), nil
 }
 
 func jsonScalar(tok json.Token) (string, bool) {
@@ -649,8 +616,8 @@ func decodeXML(body []byte) (*Event, error) {
 	if root.Name.Local != "event" {
 		return bad(fmt.Errorf("root element <%s>", root.Name.Local))
 	}
-	ev := &Event{contentType: ctEventXML}
-	hs := make([]header, 0, 64)
+	var b eventBuilder
+	evBody := ""
 	bodyLen := -1
 	hasBody := false
 	for {
@@ -675,17 +642,17 @@ func decodeXML(body []byte) (*Event, error) {
 				if err != nil {
 					return bad(err)
 				}
-				if len(hs) >= maxHeaders {
+				if b.len() >= maxHeaders {
 					return nil, protocolErrorf("event with more than %d headers", maxHeaders)
 				}
-				hs = appendHeader(hs, xmlName(h.Name), percentDecodeString(v))
+				b.addSplit(xmlName(h.Name), percentDecodeString(v))
 			}
 		case "body":
 			v, err := xmlText(d)
 			if err != nil {
 				return bad(err)
 			}
-			ev.body, hasBody = v, true
+			evBody, hasBody = v, true
 		default:
 			v, err := xmlText(d)
 			if err != nil {
@@ -693,19 +660,18 @@ func decodeXML(body []byte) (*Event, error) {
 			}
 			v = percentDecodeString(v)
 			if name == "Content-Length" {
-				bodyLen = atoiOr([]byte(v), -1)
+				bodyLen = atoiOr(v, -1)
 			}
-			if len(hs) >= maxHeaders {
+			if b.len() >= maxHeaders {
 				return nil, protocolErrorf("event with more than %d headers", maxHeaders)
 			}
-			hs = append(hs, header{name, v})
+			b.add(name, v)
 		}
 	}
-	if hasBody && bodyLen >= 0 && bodyLen <= len(ev.body) {
-		ev.body = ev.body[:bodyLen]
+	if hasBody && bodyLen >= 0 && bodyLen <= len(evBody) {
+		evBody = evBody[:bodyLen]
 	}
-	ev.headers = hs
-	return ev, nil
+	return b.event(ctEventXML, evBody), nil
 }
 
 var errEndElement = errors.New("end element")

@@ -195,7 +195,7 @@ func TestReadFrameCapturedDetails(t *testing.T) {
 		is.Equal(ev.Get("Foo"), "bar baz")
 		is.Equal(ev.Get("Command"), "sendevent CUSTOM")
 		is.Equal(ev.Body(), "hello\nworld\n")
-		is.Equal(ev.headers[0].name, "Event-Subclass") // order as sent: before Event-Name
+		is.Equal(ev.headerList()[0].name, "Event-Subclass") // order as sent: before Event-Name
 	})
 
 	t.Run("log/data", func(t *testing.T) {
@@ -292,9 +292,9 @@ func TestReadFrameFormatsAgree(t *testing.T) {
 			if name == "BACKGROUND_JOB" {
 				is.Equal(json.Get("Job-Command-Arg"), "loopback/9002/default &park()")
 				is.Equal(xml.Get("Job-Command-Arg"), "loopback/9002/default &park()")
-				is.Equal(json.headers[len(json.headers)-1], header{"Content-Length", "41"})
-				is.Equal(xml.headers[len(xml.headers)-1], header{"Content-Length", "41"})
-				is.Equal(plain.headers[len(plain.headers)-1].name, "Content-Length")
+				is.Equal(json.headerList()[len(json.headerList())-1], header{"Content-Length", "41"})
+				is.Equal(xml.headerList()[len(xml.headerList())-1], header{"Content-Length", "41"})
+				is.Equal(plain.headerList()[len(plain.headerList())-1].name, "Content-Length")
 				is.True(strings.HasPrefix(xml.Body(), "+OK "))
 				is.True(strings.HasSuffix(xml.Body(), "\n")) // cut to Content-Length
 			}
@@ -331,7 +331,7 @@ func TestReadFrameSameEventThreeFormats(t *testing.T) {
 	evs := readFrames(t, []byte(eventFrame(ctEventPlain, plain)+eventFrame(ctEventJSON, js)+eventFrame(ctEventXML, xml)))
 	is.Equal(len(evs), 3)
 	for _, ev := range evs[1:] {
-		is.Equal(ev.headers, evs[0].headers) // identical headers, order and repeats
+		is.Equal(ev.headerList(), evs[0].headerList()) // identical headers, order and repeats
 		is.Equal(ev.Body(), evs[0].Body())
 	}
 	is.Equal(evs[0].Values("Arr"), []string{"a", "b c"})
@@ -380,7 +380,7 @@ func TestReadFrameMessages(t *testing.T) {
 			is.NoErr(err)
 			is.Equal(ev.ContentType(), tt.ct)
 			is.Equal(ev.Body(), tt.body)
-			is.Equal(ev.headers, tt.headers)
+			is.Equal(ev.headerList(), tt.headers)
 			_, err = fr.readFrame()
 			is.Equal(err, io.EOF) // clean end after a whole frame
 		})
