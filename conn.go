@@ -184,11 +184,18 @@ func (c *conn) write(ctx context.Context, buf []byte, w *waiter) error {
 	}
 	c.qmu.Unlock()
 
-	stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(time.Unix(1, 0)) })
-	_, err := c.nc.Write(buf)
-	if !stop() {
-		// The deadline may have been set; clear it for the next writer.
-		c.nc.SetWriteDeadline(time.Time{})
+	var err error
+	if ctx.Done() == nil {
+		// A context that never ends needs no watcher (it costs four
+		// allocations per command).
+		_, err = c.nc.Write(buf)
+	} else {
+		stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(time.Unix(1, 0)) })
+		_, err = c.nc.Write(buf)
+		if !stop() {
+			// The deadline may have been set; clear it for the next writer.
+			c.nc.SetWriteDeadline(time.Time{})
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
