@@ -1,11 +1,13 @@
 package genesis
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -67,11 +69,18 @@ func FuzzReadFrame(f *testing.F) {
 	const maxBody = 4 << 10
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr := newFrameReader(bytes.NewReader(data), maxBody)
+		// A reader with a buffer smaller than most bodies reads them
+		// rather than decoding them in its buffer: same frames.
+		small := newFrameReader(bufio.NewReaderSize(bytes.NewReader(data), 16), maxBody)
 		for i := 0; ; i++ {
 			if i > len(data) {
 				t.Fatalf("%d frames from %d bytes", i, len(data)) // every frame consumes input
 			}
 			ev, err := fr.readFrame()
+			sev, serr := small.readFrame()
+			if (err == nil) != (serr == nil) || err == nil && !sameEvent(ev, sev) {
+				t.Fatalf("frame %d differs with a small buffer: %v, %v", i, err, serr)
+			}
 			if err != nil {
 				var pe *ProtocolError
 				if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.As(err, &pe) {
@@ -90,6 +99,11 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+func sameEvent(a, b *Event) bool {
+	return a.ContentType() == b.ContentType() && a.Body() == b.Body() &&
+		slices.Equal(a.headerList(), b.headerList())
 }
 
 // FuzzOriginateString: whatever originateString accepts, the independent
