@@ -275,10 +275,11 @@ func (fr *frameReader) readLine() ([]byte, error) {
 	return line, nil
 }
 
-// body returns the next n bytes, which the caller must only read. When they
-// fit in the read buffer they are that buffer's bytes, not yet consumed
-// (peeked is true: the caller discards them once done), which saves a copy
-// of every event; otherwise they are read into the scratch buffer.
+// body returns the next n bytes, for the caller to decode (in place, if it
+// likes) before the next read. When they fit in the read buffer they are
+// that buffer's bytes, not yet consumed (peeked is true: the caller
+// discards them once done), which saves a copy of every event; otherwise
+// they are read into the scratch buffer.
 func (fr *frameReader) body(n int) (b []byte, peeked bool, err error) {
 	if n <= fr.br.Size() {
 		b, err = fr.br.Peek(n)
