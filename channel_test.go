@@ -357,6 +357,34 @@ func TestChannelsWorkUnderUserFilter(t *testing.T) {
 	is.Equal(len(seen), 0) // the user's filter still holds for their handlers
 }
 
+// In filter mode every channel needs a Unique-ID filter on the server; a
+// destroyed channel's is deleted when the next channel is made, so a
+// long-lived connection does not collect one per call. The user's own
+// filters stay.
+func TestDestroyedChannelsFiltersAreDeleted(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	c, srv := dial(t)
+	is.NoErr(c.Filter(ctx, "Event-Name", "HEARTBEAT"))
+	var ids []string
+	for range 3 {
+		ch, err := genesis.CreateChannel(ctx, c, "user/1000")
+		is.NoErr(err)
+		is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
+		ids = append(ids, ch.UUID())
+	}
+	last, err := genesis.CreateChannel(ctx, c, "user/1000")
+	is.NoErr(err)
+	is.NoErr(last.Wait(ctx, genesis.StateExecute)) // its events still get through
+	is.Equal(srv.Filters(), []string{
+		"Event-Name HEARTBEAT",      // the user's
+		"Event-Name BACKGROUND_JOB", // the library's, for originate's result
+		"Unique-ID " + last.UUID(),  // only the live channel's
+	})
+	is.NoErr(last.Hangup(ctx, genesis.CauseNormalClearing))
+}
+
 func TestManyChannelsOnOneConnection(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)

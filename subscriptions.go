@@ -2,6 +2,7 @@ package genesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -31,6 +32,7 @@ type subscriptions struct {
 	srvNames   map[string]bool
 	srvFilters map[string]bool // header + NUL + value
 	channels   map[string]bool // Unique-IDs the library tracks
+	stale      []string        // released channels whose Unique-ID filter is still on the server
 	jobs       bool            // BACKGROUND_JOB reaches the connection
 }
 
@@ -239,6 +241,9 @@ func (s *subscriptions) needChannel(ctx context.Context, id string) error {
 	if err := s.subscribeLocked(ctx, channelEventNames); err != nil {
 		return err
 	}
+	if err := s.dropStaleLocked(ctx); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.channels[id] = true
 	s.mu.Unlock()
@@ -258,12 +263,51 @@ func (s *subscriptions) needNames(ctx context.Context, names ...string) error {
 	return s.subscribeLocked(ctx, names)
 }
 
-// releaseChannel forgets a destroyed channel. Its filter, if any, stays on
-// the server until the next update: a destroyed channel sends nothing more.
+// releaseChannel forgets a destroyed channel. It runs on the reader, which
+// cannot wait for a reply, so the channel's Unique-ID filter, if the
+// library added one, is deleted from the server when the next channel is
+// created: a long-lived connection in filter mode does not pile up a filter
+// per call it ever made (FreeSWITCH checks every filter on every event).
 func (s *subscriptions) releaseChannel(id string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.channels, id)
-	s.mu.Unlock()
+	f := filterRule{header: "Unique-ID", value: id}
+	if !s.srvFilters[f.key()] {
+		return
+	}
+	for _, uf := range s.userFilters {
+		if uf.key() == f.key() {
+			return // the user's own filter (or a session's own leg): it stays
+		}
+	}
+	s.stale = append(s.stale, id)
+}
+
+// dropStaleLocked deletes the filters of released channels from the
+// server. Callers hold the semaphore.
+func (s *subscriptions) dropStaleLocked(ctx context.Context) error {
+	for {
+		s.mu.RLock()
+		if len(s.stale) == 0 {
+			s.mu.RUnlock()
+			return nil
+		}
+		id := s.stale[0]
+		s.mu.RUnlock()
+		f := filterRule{header: "Unique-ID", value: id}
+		if _, err := s.c.sendOK(ctx, "filter delete "+f.header+" "+f.value); err != nil {
+			var ce *CommandError
+			if !errors.As(err, &ce) {
+				return err // not sent, or no reply: try again next time
+			}
+			s.c.log.Warn("genesis: could not delete a destroyed channel's filter", "uuid", id, "reply", ce.Reply)
+		}
+		s.mu.Lock()
+		delete(s.srvFilters, f.key())
+		s.stale = s.stale[1:]
+		s.mu.Unlock()
+	}
 }
 
 // needJobs makes sure BACKGROUND_JOB events reach the connection.

@@ -321,6 +321,21 @@ func (s *Server) ConnectionCount() int {
 	return len(s.conns)
 }
 
+// Filters returns the event filters that the open ESL connections have set
+// and not deleted, each as "Header value": a connection's in the order it
+// added them, connections in no particular order.
+func (s *Server) Filters() []string {
+	var out []string
+	for _, c := range s.connList() {
+		c.mu.Lock()
+		for _, f := range c.filters {
+			out = append(out, f.name+" "+f.value)
+		}
+		c.mu.Unlock()
+	}
+	return out
+}
+
 // Fault describes how the server misbehaves for one command; see SetFault.
 type Fault struct {
 	// Delay holds the reply back this long (the connection processes nothing
