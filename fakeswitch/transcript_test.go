@@ -193,8 +193,15 @@ func TestTranscriptHangup(t *testing.T) {
 	want := captured(t, "hangup.raw")
 	s := StartT(t)
 	c := dialAuth(t, s)
+	c.cmd("events plain CHANNEL_PARK")
 	c.api("originate {origination_uuid=" + u1 + "}user/1000 &park()")
 	c.api("originate {origination_uuid=" + u2 + "}user/2000 &park()")
+	// originate returns before the leg runs its application, which flips
+	// its caller id: wait for both, as the capture did, so that the
+	// Other-Leg profile below is the one after the flip.
+	for parked := map[string]bool{}; len(parked) < 2; {
+		parked[c.waitEvent("CHANNEL_PARK", "").get("Unique-ID")] = true
+	}
 	c.api("uuid_bridge " + u1 + " " + u2)
 	c.cmd("events plain ALL")
 	c.cmd("filter Unique-ID " + u1)
