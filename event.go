@@ -126,9 +126,15 @@ func (e *Event) hasNamePrefix(prefix string) bool {
 	return hasNamePrefix(e.text, e.spans16, prefix)
 }
 
+// hasNamePrefix looks from the last header back: FreeSWITCH writes the
+// variable_ headers, which the library looks for, after all the others.
 func hasNamePrefix[T uint16 | uint32](text string, spans []T, prefix string) bool {
-	for i := 0; i+2 < len(spans); i += 3 {
-		if strings.HasPrefix(text[spans[i]:spans[i+1]], prefix) {
+	if prefix == "" {
+		return len(spans) > 0
+	}
+	for i := len(spans) - 3; i >= 0; i -= 3 {
+		ns, colon := spans[i], spans[i+1]
+		if int(colon-ns) >= len(prefix) && text[ns] == prefix[0] && strings.HasPrefix(text[ns:colon], prefix) {
 			return true
 		}
 	}

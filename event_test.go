@@ -37,6 +37,10 @@ func TestEventAccessors(t *testing.T) {
 	is.Equal(ev.Values("DUP"), []string{"1", "2"})
 	is.Equal(ev.Values("List"), []string{"a", "b|", "c"})
 	is.Equal(ev.Body(), "hello")
+	is.True(ev.hasNamePrefix("Uni"))
+	is.True(ev.hasNamePrefix("Event-Name"))
+	is.True(!ev.hasNamePrefix("variable_"))
+	is.True(!ev.hasNamePrefix("Event-Name-And-More"))
 	var names []string
 	for n := range ev.Headers() {
 		names = append(names, n)
