@@ -21,8 +21,7 @@ import (
 // Locks, in the order they may nest: wmu → qmu. No lock is held while user
 // code runs or while the reader delivers to a waiter.
 type conn struct {
-	nc  net.Conn
-	fr  *frameReader
+	fr  *frameReader // the reader's own: it alone reads and replaces it
 	log *slog.Logger
 
 	// wmu is held across "queue the waiter" and "write the command", so the
@@ -32,8 +31,16 @@ type conn struct {
 	qmu     sync.Mutex
 	pending []*waiter          // command/reply and api/response, FIFO
 	jobs    map[string]*waiter // bgapi results by Job-UUID
+	link    *link              // the network connection commands go to now
+	down    bool               // link lost, reconnecting: commands fail at once
 	closed  bool
 	err     error // why the connection ended; nil after a local Close
+
+	// redial, when set, makes a new authenticated network connection after
+	// the current one is lost (Inbound with WithReconnect); nil means the
+	// engine ends with its first network connection.
+	redial  func(ctx context.Context) (net.Conn, *frameReader, error)
+	backoff [2]time.Duration // first and longest wait between redials
 
 	obs  observers  // library bookkeeping, run on the reader
 	reg  registry   // user handlers
@@ -56,6 +63,27 @@ type waiter struct {
 	ch        chan *Event
 	abandoned atomic.Bool
 	late      func(*Event) // for an abandoned bgapi job whose result still matters
+	link      *link        // whose loss means the reply will never come
+}
+
+// link is one network connection of a conn: an Inbound that reconnects has
+// a series of them. Waiters are tied to the link their command went out on.
+type link struct {
+	nc   net.Conn
+	lost chan struct{} // closed when the link is lost or the conn ends
+	err  error         // why, set before lost is closed
+}
+
+func newLink(nc net.Conn) *link { return &link{nc: nc, lost: make(chan struct{})} }
+
+// end marks the link lost with err, once. Callers hold qmu.
+func (l *link) end(err error) {
+	select {
+	case <-l.lost:
+	default:
+		l.err = err
+		close(l.lost)
+	}
 }
 
 func newWaiter() *waiter { return &waiter{ch: make(chan *Event, 1)} }
@@ -65,6 +93,9 @@ type connConfig struct {
 	maxFrameSize int
 	maxQueued    int
 	notice       func(*Event) // told about disconnect notices, on the reader
+	// redial and backoff: see conn.redial.
+	redial  func(ctx context.Context) (net.Conn, *frameReader, error)
+	backoff [2]time.Duration
 }
 
 // newConn wraps an authenticated (inbound) or connected (outbound)
@@ -73,15 +104,17 @@ type connConfig struct {
 func newConn(nc net.Conn, fr *frameReader, cfg connConfig) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		nc:     nc,
-		fr:     fr,
-		log:    cfg.logger,
-		notice: cfg.notice,
-		jobs:   make(map[string]*waiter),
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
-		reader: make(chan struct{}),
+		link:    newLink(nc),
+		redial:  cfg.redial,
+		backoff: cfg.backoff,
+		fr:      fr,
+		log:     cfg.logger,
+		notice:  cfg.notice,
+		jobs:    make(map[string]*waiter),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		reader:  make(chan struct{}),
 	}
 	c.disp.init(c, cfg.maxQueued)
 	c.subs.init(c)
@@ -99,6 +132,11 @@ func (c *conn) readLoop() {
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				err = fmt.Errorf("connection closed by peer: %w", err)
+			}
+			if c.redial != nil {
+				if err = c.reconnect(err); err == nil {
+					continue
+				}
 			}
 			c.shutdown(err)
 			return
@@ -179,7 +217,13 @@ func (c *conn) write(ctx context.Context, buf []byte, w *waiter) error {
 		c.qmu.Unlock()
 		return err
 	}
+	l := c.link
+	if c.down {
+		c.qmu.Unlock()
+		return l.err
+	}
 	if w != nil {
+		w.link = l
 		c.pending = append(c.pending, w)
 	}
 	c.qmu.Unlock()
@@ -188,20 +232,20 @@ func (c *conn) write(ctx context.Context, buf []byte, w *waiter) error {
 	if ctx.Done() == nil {
 		// A context that never ends needs no watcher (it costs four
 		// allocations per command).
-		_, err = c.nc.Write(buf)
+		_, err = l.nc.Write(buf)
 	} else {
-		stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(time.Unix(1, 0)) })
-		_, err = c.nc.Write(buf)
+		stop := context.AfterFunc(ctx, func() { l.nc.SetWriteDeadline(time.Unix(1, 0)) })
+		_, err = l.nc.Write(buf)
 		if !stop() {
 			// The deadline may have been set; clear it for the next writer.
-			c.nc.SetWriteDeadline(time.Time{})
+			l.nc.SetWriteDeadline(time.Time{})
 		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		c.shutdown(fmt.Errorf("write failed: %w", err))
+		c.linkFailed(l, fmt.Errorf("write failed: %w", err))
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	return nil
@@ -233,13 +277,13 @@ func (c *conn) await(ctx context.Context, w *waiter) (*Event, error) {
 		default:
 		}
 		return nil, ctx.Err()
-	case <-c.done:
+	case <-w.link.lost:
 		select {
 		case ev := <-w.ch:
 			return ev, nil
 		default:
 		}
-		return nil, c.closedErr()
+		return nil, w.link.err
 	}
 }
 
@@ -301,6 +345,12 @@ func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) 
 		c.qmu.Unlock()
 		return "", err
 	}
+	if c.down {
+		err := c.link.err
+		c.qmu.Unlock()
+		return "", err
+	}
+	job.link = c.link
 	c.jobs[id] = job
 	c.qmu.Unlock()
 	forget := func() {
@@ -364,11 +414,13 @@ func (c *conn) shutdown(cause error) {
 	c.err = cause
 	c.pending = nil
 	c.jobs = nil
+	l := c.link
+	l.end(c.closedErrLocked())
 	c.qmu.Unlock()
 	if cause != nil {
 		c.log.Debug("genesis: connection ended", "err", cause)
 	}
-	c.nc.Close()
+	l.nc.Close()
 	c.cancel()
 	close(c.done)
 	c.obs.closeAll(c.closedErr())

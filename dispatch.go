@@ -78,11 +78,20 @@ func (o *observers) notify(id string, ev *Event) {
 	}
 }
 
-// closeAll tells every observer that the connection ended.
+// closeAll tells every observer that the connection ended; observers
+// added later are told at once.
 func (o *observers) closeAll(err error) {
 	o.mu.Lock()
 	o.ended = true
 	o.err = err
+	o.mu.Unlock()
+	o.reset(err)
+}
+
+// reset tells every observer that the connection ended, for err, and
+// forgets them.
+func (o *observers) reset(err error) {
+	o.mu.Lock()
 	all := o.byUUID
 	o.byUUID = nil
 	o.mu.Unlock()

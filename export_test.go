@@ -4,6 +4,9 @@ package genesis
 // internal because fakeswitch imports genesis.
 var WaitGoroutines = waitGoroutines
 
+// LogMessages is a slog.Handler whose Wait waits for a message.
+type LogMessages = logMessages
+
 // headerList returns e's headers as name-value pairs, for comparisons.
 func (e *Event) headerList() []header {
 	hs := make([]header, 0, e.numHeaders())

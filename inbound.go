@@ -29,18 +29,34 @@ type Inbound struct {
 // text. The password never appears in errors or logs.
 func Dial(ctx context.Context, addr, password string, opts ...Option) (*Inbound, error) {
 	o := buildOptions(opts)
+	nc, fr, err := dialAuth(ctx, addr, password, o)
+	if err != nil {
+		return nil, err
+	}
+	o.logger.Debug("genesis: connected", "addr", addr)
+	cfg := o.connConfig()
+	if o.reconnect {
+		cfg.backoff = o.backoff
+		cfg.redial = func(ctx context.Context) (net.Conn, *frameReader, error) {
+			return dialAuth(ctx, addr, password, o)
+		}
+	}
+	return &Inbound{commands{newConn(nc, fr, cfg)}}, nil
+}
+
+// dialAuth dials addr and runs the inbound handshake.
+func dialAuth(ctx context.Context, addr, password string, o options) (net.Conn, *frameReader, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("genesis: dial %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("genesis: dial %s: %w", addr, err)
 	}
 	fr, err := authenticate(ctx, nc, password, o)
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("genesis: dial %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("genesis: dial %s: %w", addr, err)
 	}
-	o.logger.Debug("genesis: connected", "addr", addr)
-	return &Inbound{commands{newConn(nc, fr, o.connConfig())}}, nil
+	return nc, fr, nil
 }
 
 // authenticate runs the inbound handshake: auth/request, auth, +OK.
@@ -114,7 +130,9 @@ func handshakeErr(ctx context.Context, step string, err error) error {
 // returns. It is idempotent; a second call returns nil.
 func (c *Inbound) Close() error { return c.c.close() }
 
-// Done is closed when the connection has ended, by Close or on its own.
+// Done is closed when the connection has ended, by Close or on its own
+// (with WithReconnect: only when reconnecting is impossible, as when the
+// password is refused).
 func (c *Inbound) Done() <-chan struct{} { return c.c.done }
 
 // Err tells why the connection ended: nil while it is open and after

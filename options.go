@@ -16,6 +16,8 @@ type options struct {
 	maxQueued      int
 	connectTimeout time.Duration
 	maxSessions    int
+	reconnect      bool
+	backoff        [2]time.Duration
 }
 
 func buildOptions(opts []Option) options {

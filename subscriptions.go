@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -26,6 +27,7 @@ type subscriptions struct {
 	mu          sync.RWMutex
 	userAll     bool
 	userNames   map[string]bool
+	userSubs    [][]string // each Subscribe call's names, to replay after a reconnect
 	userFilters []filterRule
 
 	srvAll     bool
@@ -197,6 +199,13 @@ func (s *subscriptions) userSubscribe(ctx context.Context, names []string) error
 		s.mu.Unlock()
 		return err
 	}
+	if len(added) > 0 {
+		s.mu.Lock()
+		// Each call is kept as it was: in "event plain CUSTOM a::b X"
+		// every name after CUSTOM is a subclass, so calls are not merged.
+		s.userSubs = append(s.userSubs, slices.Clone(names))
+		s.mu.Unlock()
+	}
 	return nil
 }
 
@@ -334,6 +343,67 @@ func (s *subscriptions) needJobs(ctx context.Context) error {
 	s.jobs = true
 	s.mu.Unlock()
 	return nil
+}
+
+// serverLost forgets what the server had: the connection to it was lost.
+// Callers hold the semaphore.
+func (s *subscriptions) serverLost() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srvAll = false
+	clear(s.srvNames)
+	clear(s.srvFilters)
+	clear(s.channels)
+	s.stale = nil
+}
+
+// replayCommands are the commands that give a new connection the
+// subscriptions and filters the lost one had: the user's, in the order
+// they were made, and the library's own (no channel survives a lost
+// connection; bgapi results are still needed). Callers hold the semaphore.
+func (s *subscriptions) replayCommands() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var cmds []string
+	for _, names := range s.userSubs {
+		cmds = append(cmds, "event plain "+strings.Join(names, " "))
+	}
+	if s.jobs {
+		cmds = append(cmds, "event plain "+EventBackgroundJob)
+	}
+	if len(s.userFilters) > 0 {
+		if s.jobs {
+			cmds = append(cmds, "filter Event-Name "+EventBackgroundJob)
+		}
+		for _, f := range s.userFilters {
+			cmds = append(cmds, "filter "+f.header+" "+f.value)
+		}
+	}
+	return cmds
+}
+
+// serverRestored records that the replayCommands have all succeeded.
+// Callers hold the semaphore.
+func (s *subscriptions) serverRestored() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, names := range s.userSubs {
+		for _, n := range names {
+			s.srvNames[n] = true
+			s.srvAll = s.srvAll || n == EventAll
+		}
+	}
+	if s.jobs {
+		s.srvNames[EventBackgroundJob] = true
+	}
+	if len(s.userFilters) > 0 {
+		if s.jobs {
+			s.srvFilters[filterRule{header: "Event-Name", value: EventBackgroundJob}.key()] = true
+		}
+		for _, f := range s.userFilters {
+			s.srvFilters[f.key()] = true
+		}
+	}
 }
 
 // userWants reports whether FreeSWITCH would have delivered ev to this
