@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +17,8 @@ import (
 
 const eventsExample = `genesis events
 genesis events -format json CHANNEL_CREATE CHANNEL_HANGUP | jq .
-genesis events -uuid 1fa963c6-3e07-4236-b029-271cc1fe98e7`
+genesis events -uuid 1fa963c6-3e07-4236-b029-271cc1fe98e7
+genesis events -reconnect 1s HEARTBEAT`
 
 // keyHeaders are printed, when present, after the fixed columns of the text
 // format.
@@ -27,10 +29,11 @@ var keyHeaders = []string{
 }
 
 func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("events", "[-addr A -password P] [-format text|json] [-uuid U] [EVENT ...]", eventsExample, stderr)
+	fs := newFlagSet("events", "[-addr A -password P] [-format text|json] [-uuid U] [-reconnect D] [EVENT ...]", eventsExample, stderr)
 	c := connFlags(fs)
 	format := fs.String("format", "text", "output `format`: text (one compact line per event) or json (one object per line)")
 	uuid := fs.String("uuid", "", "only events of the channel with this Unique-ID")
+	reconnect := fs.Duration("reconnect", 0, "when the connection drops, redial after this `delay` (backing off to 30s) and go on; 0 ends with an error")
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -49,7 +52,14 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		names = []string{genesis.EventAll}
 	}
 
-	in, err := c.dial(ctx)
+	var opts []genesis.Option
+	if *reconnect > 0 {
+		// The library's notices of a lost and a restored connection go to
+		// stderr, beside "subscribed to".
+		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		opts = append(opts, genesis.WithReconnect(*reconnect, max(*reconnect, 30*time.Second)), genesis.WithLogger(logger))
+	}
+	in, err := c.dial(ctx, opts...)
 	if err != nil {
 		return err
 	}

@@ -191,3 +191,18 @@ func TestEventsConnectionLost(t *testing.T) {
 	is.True(err != nil) // a lost connection is a failure
 	is.True(strings.Contains(err.Error(), "connection to "+srv.Addr()))
 }
+
+// With -reconnect, a dropped connection is redialled and the tail goes on.
+func TestEventsReconnect(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := fakeswitch.StartT(t)
+	r := start(t, "events", "-addr", srv.Addr(), "-password", srv.Password(), "-reconnect", "5ms", "HEARTBEAT")
+	r.stderr.waitFor(t, "subscribed to")
+	srv.DropConnections()
+	r.stderr.waitFor(t, "genesis: reconnected")
+	srv.Heartbeat()
+	r.stdout.waitFor(t, "HEARTBEAT") // the subscription was restored
+	is.NoErr(r.stop(t))
+	is.True(strings.Contains(r.stderr.String(), "connection lost")) // the user is told
+}

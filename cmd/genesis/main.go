@@ -163,8 +163,8 @@ func connFlags(fs *flag.FlagSet) *conn {
 	return c
 }
 
-func (c *conn) dial(ctx context.Context) (*genesis.Inbound, error) {
-	in, err := genesis.Dial(ctx, c.addr, c.password)
+func (c *conn) dial(ctx context.Context, opts ...genesis.Option) (*genesis.Inbound, error) {
+	in, err := genesis.Dial(ctx, c.addr, c.password, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", c.addr, err)
 	}
