@@ -133,6 +133,17 @@ func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...Cha
 		h.uuid = id
 		c.reg.add(h)
 	}
+	if err == nil {
+		// A reconnecting Inbound ends its channels when the link is lost;
+		// one lost while this waited must not be originated untracked.
+		ch.mu.Lock()
+		select {
+		case <-ch.done:
+			err = ch.goneErrLocked()
+		default:
+		}
+		ch.mu.Unlock()
+	}
 	if err != nil {
 		ch.release()
 		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)

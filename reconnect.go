@@ -95,6 +95,13 @@ func (c *conn) reconnect(cause error) error {
 			if c.ctx.Err() != nil {
 				return cause
 			}
+			var ce *CommandError
+			if errors.As(err, &ce) {
+				// The switch refuses what it accepted before: retrying
+				// cannot help, and going on without it would hand the
+				// user's handlers other events than they asked for.
+				return fmt.Errorf("reconnecting: restoring subscriptions: %w", err)
+			}
 			c.log.Debug("genesis: restoring subscriptions failed", "err", err)
 			continue
 		}

@@ -116,3 +116,26 @@ func TestReconnectGivesUpOnRefusedPassword(t *testing.T) {
 	_, err := c.API(context.Background(), "status")
 	is.True(errors.Is(err, ErrClosed))
 }
+
+// A switch that refuses, on the new link, a subscription it accepted
+// before ends the client: going on without it would change what the
+// handlers see.
+func TestReconnectEndsWhenReplayIsRefused(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := newScriptServer(t)
+	c, sc := dialScripted(t, s, WithReconnect(time.Millisecond, 10*time.Millisecond))
+	done := make(chan error, 1)
+	go func() { done <- c.Subscribe(t.Context(), "HEARTBEAT") }()
+	sc.serve(t, "event plain HEARTBEAT\n", frameReply("+OK event listener enabled plain"))
+	is.NoErr(<-done)
+	sc.nc.Close()
+	sc = s.accept(t)
+	is.NoErr(sc.write(frameAuthRequest))
+	sc.serve(t, "auth ClueCon\n", frameAuthOK)
+	sc.serve(t, "event plain HEARTBEAT\n", frameReply("-ERR no"))
+	<-c.Done()
+	var ce *CommandError
+	is.True(errors.As(c.Err(), &ce)) // Err says what was refused
+	is.Equal(ce.Reply, "-ERR no")
+}
