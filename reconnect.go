@@ -10,8 +10,9 @@ import (
 // WithReconnect makes an Inbound connection survive the loss of its
 // network connection (FreeSWITCH restarted, a network fault): Dial's
 // client redials, first after first and then backing off up to longest
-// between attempts, until it is back or Close is called. A refused password ends
-// it for good.
+// between attempts, until it is back or Close is called. A refused
+// password, or a subscription or filter the switch now refuses, ends it
+// for good.
 //
 // What the loss breaks is reported, not hidden: calls in flight, and API,
 // BGAPI and Send calls made while it is down, fail with an error wrapping
