@@ -354,6 +354,9 @@ func (ch *Channel) finishLocked(err error) func() {
 		w <- execResult{err: herr}
 		delete(ch.execs, id)
 	}
+	// Before Done is closed: whoever sees the channel gone and creates the
+	// next one must find its filter queued for deletion.
+	ch.c.subs.releaseChannel(ch.uuid)
 	close(ch.done)
 	return ch.release
 }

@@ -280,6 +280,9 @@ func (s *subscriptions) needNames(ctx context.Context, names ...string) error {
 func (s *subscriptions) releaseChannel(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.channels[id] {
+		return // released already
+	}
 	delete(s.channels, id)
 	f := filterRule{header: "Unique-ID", value: id}
 	if !s.srvFilters[f.key()] {
