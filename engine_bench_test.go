@@ -5,6 +5,7 @@ package genesis
 // measurements taken under the same machine load:
 //
 //	BenchmarkAPIRoundTrip        Inbound.API over loopback     x-raw: ÷ raw TCP ping-pong of the same bytes
+//	BenchmarkAPIRoundTripNoReader  the same without the reader goroutine (encode + parse only)
 //	BenchmarkEventsThroughput    socket → On("ALL") handler    x-raw: ÷ bufio framing by Content-Length
 //	BenchmarkDispatchChannels    conn.route with N channels    x-10ch: ÷ the same with 10 channels
 //
@@ -286,6 +287,38 @@ func BenchmarkAPIRoundTrip(b *testing.B) {
 		body, err := c.API(ctx, "status")
 		if err != nil || len(body) != len(benchAPIBody) {
 			b.Fatalf("API: %q, %v", body, err)
+		}
+	}
+	b.StopTimer()
+	genesis := b.Elapsed()
+	raw := rawPingPong(b, r, b.N)
+	b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(float64(genesis)/float64(raw), "x-raw")
+}
+
+// BenchmarkAPIRoundTripNoReader is the API round trip with the library's
+// own encoder and frame reader but no reader goroutine: the caller writes
+// the command and reads the reply itself, as the raw ping-pong does. Its
+// x-raw is what encoding and parsing cost; BenchmarkAPIRoundTrip's excess
+// over it is the hand-off from the reader goroutine to the caller that
+// DESIGN rule 1 implies.
+func BenchmarkAPIRoundTripNoReader(b *testing.B) {
+	s := startBenchServer(b, nil)
+	r := dialRaw(b, s.addr())
+	fr := newFrameReader(r.br, 0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		buf, err := appendCommand(nil, "api status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.nc.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		ev, err := fr.readFrame()
+		if err != nil || len(ev.Body()) != len(benchAPIBody) {
+			b.Fatalf("reply: %v", err)
 		}
 	}
 	b.StopTimer()

@@ -47,7 +47,7 @@ func (c *conn) linkFailed(l *link, cause error) {
 // reconnect replaces the lost link with a new one. It runs on the reader,
 // the only goroutine that reads from a link, and returns nil once the new
 // link is up with the subscriptions replayed, or why the connection must
-// end (Close was called, or the password was refused).
+// end (Close was called, the password or a replayed command was refused).
 func (c *conn) reconnect(cause error) error {
 	c.qmu.Lock()
 	if c.closed {
