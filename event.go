@@ -26,8 +26,8 @@ type Event struct {
 	// 16-bit when text is under 64 KiB (nearly always: half the memory),
 	// else 32-bit; one of spans16 and spans32 is nil. A string and a
 	// pointer-free slice, rather than a string pair per header, keep a
-	// parsed event at three allocations that the garbage collector never
-	// has to scan.
+	// parsed event at three allocations, and the two big ones hold no
+	// pointers for the garbage collector to scan.
 	text    string
 	spans16 []uint16
 	spans32 []uint32
