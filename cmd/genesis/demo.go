@@ -60,7 +60,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	err := d.run(ctx, *addr, *password, *listen)
 	if err != nil {
-		d.out.printf("demo failed: %v", err)
+		d.out.finish("demo failed: %v", err)
+	} else {
+		d.out.finish("demo complete: every step passed")
 	}
 	return err
 }
@@ -251,7 +253,7 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 	}); err != nil {
 		return err
 	}
-	if err := d.step(ctx, "the caller hangs up with USER_BUSY", func(ctx context.Context) error {
+	return d.step(ctx, "the caller hangs up with USER_BUSY", func(ctx context.Context) error {
 		if err := d.far.hangup(ctx, caller, genesis.CauseUserBusy); err != nil {
 			return err
 		}
@@ -268,11 +270,7 @@ func (d *demo) run(ctx context.Context, addr, password, listen string) error {
 		}
 		d.out.printf("    channel %s destroyed, cause USER_BUSY", caller)
 		return nil
-	}); err != nil {
-		return err
-	}
-	d.out.printf("demo complete: every step passed")
-	return nil
+	})
 }
 
 // create originates a channel labelled label and waits until it executes.

@@ -178,16 +178,36 @@ func envOr(key, def string) string {
 	return def
 }
 
-// syncWriter serialises whole writes (lines) from several goroutines.
+// syncWriter serialises whole writes (lines) from several goroutines. Once
+// finished it drops writes: a closed connection's handlers may still be
+// running when a subcommand returns, and must not write to its output
+// after that.
 type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu       sync.Mutex
+	w        io.Writer
+	finished bool
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.finished {
+		return len(p), nil
+	}
 	return s.w.Write(p)
+}
+
+// finish writes a last line, unless format is empty, and ends the output.
+func (s *syncWriter) finish(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return
+	}
+	if format != "" {
+		fmt.Fprintf(s.w, format+"\n", args...)
+	}
+	s.finished = true
 }
 
 func (s *syncWriter) printf(format string, args ...any) {

@@ -57,6 +57,7 @@ func runOriginate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	// The handler prints the channel's events from the UUID line on, and
 	// its CHANNEL_DESTROY (the last event it gets) ends the command.
 	out := &syncWriter{w: stdout}
+	defer out.finish("")
 	var ch *genesis.Channel
 	printing, destroyed := make(chan struct{}), make(chan struct{})
 	opts := []genesis.ChannelOption{genesis.WithEventHandler(genesis.EventAll, func(_ context.Context, e *genesis.Event) {
