@@ -95,7 +95,11 @@ func newChannel(c *conn, id string, state ChannelState) *Channel {
 		changed: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	ch.unobserve = c.obs.add(id, ch)
+	var ended error
+	ch.unobserve, ended = c.obs.add(id, ch)
+	if ended != nil {
+		ch.connEnded(ended) // a channel on a closed connection is over at once
+	}
 	return ch
 }
 

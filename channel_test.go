@@ -461,6 +461,18 @@ func TestChannelEndsWithConnection(t *testing.T) {
 	is.True(errors.Is(err, genesis.ErrClosed)) // operations say why
 }
 
+// CreateChannel on a closed connection fails with ErrClosed (it used to
+// panic: the channel was told before it could stop being observed).
+func TestCreateChannelAfterClose(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	c, _ := dial(t)
+	is.NoErr(c.Close())
+	ch, err := genesis.CreateChannel(t.Context(), c, "user/1000")
+	is.Equal(ch, nil)
+	is.True(errors.Is(err, genesis.ErrClosed))
+}
+
 // A handler given to CreateChannel sees the channel's very first events.
 func TestWithEventHandlerSeesFirstEvents(t *testing.T) {
 	t.Parallel()

@@ -31,13 +31,15 @@ type observers struct {
 	err    error
 }
 
-func (o *observers) add(id string, ob eventObserver) (remove func()) {
+// add registers ob for the events of Unique-ID id. When the connection has
+// ended already it registers nothing and returns why; the caller tells ob
+// (not add: ob may need remove before it can be told).
+func (o *observers) add(id string, ob eventObserver) (remove func(), ended error) {
 	o.mu.Lock()
 	if o.ended {
 		err := o.err
 		o.mu.Unlock()
-		ob.connEnded(err)
-		return func() {}
+		return func() {}, err
 	}
 	if o.byUUID == nil {
 		o.byUUID = make(map[string][]eventObserver)
@@ -62,7 +64,7 @@ func (o *observers) add(id string, ob eventObserver) (remove func()) {
 				o.byUUID[id] = list
 			}
 		})
-	}
+	}, nil
 }
 
 func (o *observers) notify(id string, ev *Event) {
