@@ -73,7 +73,6 @@ func (c *conn) reconnect(cause error) error {
 		return cause
 	}
 	defer c.subs.unlock()
-	c.subs.serverLost()
 
 	wait := c.backoff[0]
 	for {
@@ -131,7 +130,9 @@ func (c *conn) reconnect(cause error) error {
 func (c *conn) replay(nc net.Conn, fr *frameReader) error {
 	stop := watchDeadline(c.ctx, nc)
 	defer stop()
-	for _, cmd := range c.subs.replayCommands() {
+	c.subs.serverLost() // including what an earlier, failed replay recorded
+	for _, step := range c.subs.replaySteps() {
+		cmd := step.command()
 		if _, err := nc.Write([]byte(cmd + "\n\n")); err != nil {
 			return err
 		}
@@ -144,6 +145,7 @@ func (c *conn) replay(nc net.Conn, fr *frameReader) error {
 				if r := ev.Get("Reply-Text"); isErrReply(r) {
 					return &CommandError{Command: cmd, Reply: r}
 				}
+				c.subs.replayed(step)
 				break
 			}
 			if ev.contentType == ctEventPlain || ev.contentType == ctEventJSON || ev.contentType == ctEventXML {
@@ -151,6 +153,5 @@ func (c *conn) replay(nc net.Conn, fr *frameReader) error {
 			}
 		}
 	}
-	c.subs.serverRestored()
 	return nil
 }

@@ -115,7 +115,7 @@ func (s *subscriptions) addFilterLocked(ctx context.Context, f filterRule) error
 	if have {
 		return nil
 	}
-	if _, err := s.c.sendOK(ctx, "filter "+f.header+" "+f.value); err != nil {
+	if _, err := s.c.sendOK(ctx, f.command()); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -360,52 +360,54 @@ func (s *subscriptions) serverLost() {
 	s.stale = nil
 }
 
-// replayCommands are the commands that give a new connection the
-// subscriptions and filters the lost one had: the user's, in the order
-// they were made, and the library's own (no channel survives a lost
-// connection; bgapi results are still needed). Callers hold the semaphore.
-func (s *subscriptions) replayCommands() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var cmds []string
-	for _, names := range s.userSubs {
-		cmds = append(cmds, "event plain "+strings.Join(names, " "))
-	}
-	if s.jobs {
-		cmds = append(cmds, "event plain "+EventBackgroundJob)
-	}
-	if len(s.userFilters) > 0 {
-		if s.jobs {
-			cmds = append(cmds, "filter Event-Name "+EventBackgroundJob)
-		}
-		for _, f := range s.userFilters {
-			cmds = append(cmds, "filter "+f.header+" "+f.value)
-		}
-	}
-	return cmds
+// A replayStep is one command that gives a new connection what the lost
+// one had: a subscription (names) or a filter.
+type replayStep struct {
+	names  []string
+	filter filterRule
 }
 
-// serverRestored records that the replayCommands have all succeeded.
-// Callers hold the semaphore.
-func (s *subscriptions) serverRestored() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (st replayStep) command() string {
+	if st.names != nil {
+		return "event plain " + strings.Join(st.names, " ")
+	}
+	return st.filter.command()
+}
+
+// replaySteps are the user's subscriptions, in the order they were made,
+// the library's own (no channel survives a lost connection; bgapi results
+// are still needed), then the filters, the library's first as when filter
+// mode began. Callers hold the semaphore.
+func (s *subscriptions) replaySteps() []replayStep {
+	s.mu.RLock()
+	var steps []replayStep
 	for _, names := range s.userSubs {
-		for _, n := range names {
-			s.srvNames[n] = true
-			s.srvAll = s.srvAll || n == EventAll
-		}
+		steps = append(steps, replayStep{names: names})
 	}
 	if s.jobs {
-		s.srvNames[EventBackgroundJob] = true
+		steps = append(steps, replayStep{names: []string{EventBackgroundJob}})
 	}
-	if len(s.userFilters) > 0 {
-		if s.jobs {
-			s.srvFilters[filterRule{header: "Event-Name", value: EventBackgroundJob}.key()] = true
+	userFilters := s.userFilters
+	s.mu.RUnlock()
+	if len(userFilters) > 0 {
+		for _, f := range append(s.libraryFilters(), userFilters...) {
+			steps = append(steps, replayStep{filter: f})
 		}
-		for _, f := range s.userFilters {
-			s.srvFilters[f.key()] = true
-		}
+	}
+	return steps
+}
+
+// replayed records that the server now has what step asked for.
+func (s *subscriptions) replayed(step replayStep) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if step.names == nil {
+		s.srvFilters[step.filter.key()] = true
+		return
+	}
+	for _, n := range step.names {
+		s.srvNames[n] = true
+		s.srvAll = s.srvAll || n == EventAll
 	}
 }
 
@@ -447,6 +449,9 @@ func newFilterRule(hdr, value string) (filterRule, error) {
 }
 
 func (f filterRule) key() string { return f.header + "\x00" + f.value }
+
+// command is the filter command that adds f.
+func (f filterRule) command() string { return "filter " + f.header + " " + f.value }
 
 func (f filterRule) negative() bool { return strings.HasPrefix(f.value, "-") }
 
