@@ -367,12 +367,10 @@ func TestDestroyedChannelsFiltersAreDeleted(t *testing.T) {
 	ctx := t.Context()
 	c, srv := dial(t)
 	is.NoErr(c.Filter(ctx, "Event-Name", "HEARTBEAT"))
-	var ids []string
 	for range 3 {
 		ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 		is.NoErr(err)
 		is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
-		ids = append(ids, ch.UUID())
 	}
 	last, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
