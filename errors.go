@@ -53,3 +53,13 @@ type HangupError struct {
 func (e *HangupError) Error() string {
 	return fmt.Sprintf("genesis: channel %s hung up (%s)", e.UUID, e.Cause)
 }
+
+// A ProtocolError means the peer broke the ESL wire protocol: a malformed
+// header line, a bad Content-Length, a frame over the size limits, or an event
+// body that does not decode. The connection that produced it cannot be
+// trusted to stay in step and is closed.
+type ProtocolError struct {
+	Reason string
+}
+
+func (e *ProtocolError) Error() string { return "genesis: protocol error: " + e.Reason }
