@@ -2,52 +2,60 @@ package genesis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-
-	"github.com/google/uuid"
 )
 
 // A Channel is one call leg. Its state is tracked from FreeSWITCH's events
 // for its Unique-ID; its methods send commands for that Unique-ID only and
-// block until FreeSWITCH has done what they ask (or ctx ends, or the channel
-// goes away first, which is a *HangupError). A Channel works the same over
-// an Inbound connection and an outbound Session.
+// block until FreeSWITCH has done what they ask, ctx ends, or the leg goes
+// away first. A Channel works the same over an Inbound connection and an
+// outbound Session.
+//
+// Errors: any operation on a leg that is gone (this one, or the other leg
+// of a Bridge) fails with a *HangupError naming that leg, never with a bare
+// context error while ctx lives. A connection that ended first gives an
+// error wrapping ErrClosed; so does a reconnecting connection's lost link,
+// which the Channel outlives (see WithReconnect).
 type Channel struct {
 	c      *conn
 	uuid   string
-	ownLeg bool // the leg an outbound session controls: it is gone at HANGUP_COMPLETE
+	ownLeg bool // the leg an outbound session controls: FreeSWITCH holds its CHANNEL_DESTROY while the socket lingers
 
 	mu        sync.Mutex
 	state     ChannelState
 	visited   uint32 // bit per state the channel has been in
 	seq       uint64 // Event-Sequence of the last state change
 	cause     HangupCause
+	answered  bool
 	hungUp    bool
-	lastVars  *Event                     // the latest event carrying variable_* headers
-	setVars   map[string]string          // values set with SetVariable since then
-	changed   chan struct{}              // closed and replaced on every change
-	execs     map[string]chan execResult // by Application-UUID
+	seen      bool                         // an event of the leg has arrived: it exists (or existed) on the switch
+	abandoned bool                         // its CreateChannel gave up: a leg found after a reconnect is hung up
+	lastVars  *Event                       // the latest event carrying variable_* headers
+	setVars   map[string]string            // values set with SetVariable since then
+	changed   chan struct{}                // closed and replaced on every change
+	execs     map[string]chan eventOutcome // Execute calls waiting, by Application-UUID
 	waits     []*eventWait
 	dtmf      dtmfHandlers
-	endErr    error // set when the connection ended first
-	done      chan struct{}
+	endErr    error         // set when the connection ended for good first
+	ended     chan struct{} // closed on the reader once the channel is gone
+	done      chan struct{} // closed once its handlers have run for every event up to then
 	unobserve func()
 }
 
-type execResult struct {
-	ev  *Event
-	err error
+type eventWait struct {
+	key string            // eventKey's, or ALL
+	ch  chan eventOutcome // capacity 1
 }
 
-type eventWait struct {
-	name string
-	ch   chan *Event // capacity 1
+// eventOutcome ends a wait for one event: the event, or why it will not
+// come.
+type eventOutcome struct {
+	ev  *Event
+	err error
 }
 
 // ChannelOption configures CreateChannel.
@@ -59,17 +67,22 @@ type channelOptions struct {
 }
 
 // WithEventHandler registers h for the new channel's events named event
-// ("ALL" for every event of the channel) before the originate is sent, so
-// it sees the first ones too (CHANNEL_CREATE, CS_INIT, CS_ROUTING …). Like
-// DTMF handlers, it runs off the connection's reader, one event at a time
-// in arrival order, and is dropped when the channel is gone:
-// CHANNEL_DESTROY is the last event it sees.
+// ("ALL" for every event of the channel; names match without regard to
+// case) before the originate is sent, so it sees the first ones too
+// (CHANNEL_CREATE, CS_INIT, CS_ROUTING …). Like DTMF handlers, it runs off
+// the connection's reader, one event at a time in arrival order. The
+// channel's last event (CHANNEL_DESTROY; for a session's own leg
+// CHANNEL_HANGUP_COMPLETE) is the last it sees, and Done is closed only
+// after it returned. When the originate fails after FreeSWITCH made the
+// leg, h still sees the leg's hangup (CDRs of failed calls). An unknown
+// name panics.
 func WithEventHandler(event string, h Handler) ChannelOption {
-	if !validEventKey(event) || h == nil {
-		panic(fmt.Sprintf("genesis: WithEventHandler(%q): invalid event name or nil handler", event))
+	key, err := eventKey(event)
+	if err != nil || h == nil {
+		panic(fmt.Sprintf("genesis: WithEventHandler(%q): unknown event name or nil handler", event))
 	}
 	return func(o *channelOptions) {
-		o.handlers = append(o.handlers, &registration{key: event, fn: h})
+		o.handlers = append(o.handlers, &registration{key: key, fn: h})
 	}
 }
 
@@ -93,6 +106,7 @@ func newChannel(c *conn, id string, state ChannelState) *Channel {
 		state:   state,
 		visited: 1 << state,
 		changed: make(chan struct{}),
+		ended:   make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	var ended error
@@ -101,101 +115,6 @@ func newChannel(c *conn, id string, state ChannelState) *Channel {
 		ch.connEnded(ended) // a channel on a closed connection is over at once
 	}
 	return ch
-}
-
-// CreateChannel originates a new call leg to dialPath (for example
-// "user/1000" or "sofia/gateway/gw/+15551234567") and parks it. The leg's
-// Unique-ID is chosen here and its events are routed to the Channel before
-// the originate is sent, so none is missed. It returns once FreeSWITCH has
-// accepted the call (ring-ready or answered), an *OriginateError with the
-// hangup cause when the call failed, or ctx's error (the half-made call is
-// then hung up).
-func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...ChannelOption) (*Channel, error) {
-	var o channelOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	id := uuid.NewString()
-	vars := []header{{"origination_uuid", id}, {"return_ring_ready", "true"}}
-	for _, k := range slices.Sorted(maps.Keys(o.vars)) {
-		if k == "origination_uuid" || k == "return_ring_ready" {
-			return nil, fmt.Errorf("genesis: originate %s: variable %s is set by genesis: %w", dialPath, k, ErrInvalidCommand)
-		}
-		vars = append(vars, header{k, o.vars[k]})
-	}
-	cmd, err := originateString(vars, dialPath, "park", "")
-	if err != nil {
-		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
-	}
-	c := p.engine()
-	ch := newChannel(c, id, StateNew)
-	err = c.subs.needChannel(ctx, id)
-	for _, h := range o.handlers {
-		if err == nil && h.key != EventAll {
-			err = c.subs.needNames(ctx, h.key)
-		}
-		h.uuid = id
-		c.reg.add(h)
-	}
-	if err == nil {
-		// A reconnecting Inbound ends its channels when the link is lost;
-		// one lost while this waited must not be originated untracked.
-		ch.mu.Lock()
-		select {
-		case <-ch.done:
-			err = ch.goneErrLocked()
-		default:
-		}
-		ch.mu.Unlock()
-	}
-	if err != nil {
-		ch.release()
-		return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
-	}
-	result, err := c.bgapiJob(ctx, "originate "+cmd, func(late *Event) {
-		// ctx ended before FreeSWITCH answered: if the call came up after
-		// all, hang it up.
-		if !isErrReply(late.body) {
-			go c.api(context.Background(), "uuid_kill "+id+" "+CauseOriginatorCancel.String())
-		}
-		ch.release()
-	})
-	var ce *CommandError
-	switch {
-	case err == nil:
-		return ch, nil
-	case ctx.Err() != nil:
-		// Kill the ringing leg now; the job's result may still come.
-		go c.api(context.WithoutCancel(ctx), "uuid_kill "+id+" "+CauseOriginatorCancel.String())
-	case errors.As(err, &ce) && ce.Command != "":
-		ch.release()
-		if strings.HasPrefix(ce.Command, "originate") && strings.HasPrefix(result, "-ERR") {
-			return nil, &OriginateError{DialPath: dialPath, Cause: parseCauseReply(result), Reply: ce.Reply}
-		}
-	default:
-		ch.release()
-	}
-	return nil, fmt.Errorf("genesis: originate %s: %w", dialPath, err)
-}
-
-// parseCauseReply reads the cause from "-ERR USER_BUSY\n".
-func parseCauseReply(reply string) HangupCause {
-	f := strings.Fields(strings.TrimPrefix(reply, "-ERR"))
-	if len(f) == 0 {
-		return CauseNone
-	}
-	cause, err := ParseHangupCause(f[0])
-	if err != nil {
-		return CauseNone
-	}
-	return cause
-}
-
-// release stops tracking the channel (it is gone, or was never made).
-func (ch *Channel) release() {
-	ch.unobserve()
-	ch.c.reg.removeUUID(ch.uuid)
-	ch.c.subs.releaseChannel(ch.uuid)
 }
 
 // UUID returns the channel's Unique-ID.
@@ -209,18 +128,38 @@ func (ch *Channel) State() ChannelState {
 	return ch.state
 }
 
-// Done is closed when the channel is gone: destroyed, hung up (for a
-// session's own leg, which FreeSWITCH keeps until the socket closes), or
-// its connection ended.
+// Answered reports whether the channel has been answered (it stays true
+// after the hangup of an answered call).
+func (ch *Channel) Answered() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.answered
+}
+
+// Cause returns the hangup cause FreeSWITCH reported, CauseNone until the
+// channel hangs up (and when it ended without FreeSWITCH saying why).
+func (ch *Channel) Cause() HangupCause {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.cause
+}
+
+// Done is closed when the channel is gone (destroyed; for a session's own
+// leg, hung up completely; or its connection ended for good) and every
+// handler of the channel (WithEventHandler, OnDTMF, and On handlers for its
+// events) has returned for every event up to then. A reconnecting
+// connection's lost link does not close it.
 func (ch *Channel) Done() <-chan struct{} { return ch.done }
 
 // observe updates the channel from one of its events. It runs on the
-// connection's reader and never blocks.
-func (ch *Channel) observe(ev *Event) {
+// connection's reader and never blocks; what it returns runs once the
+// event's handlers are queued.
+func (ch *Channel) observe(ev *Event) (then func()) {
 	name := ev.Name()
-	var toRun []func()
 	ch.mu.Lock()
+	defer ch.mu.Unlock()
 	before := ch.snapshotLocked()
+	ch.seen = true
 	if ev.hasNamePrefix("variable_") {
 		// Kept whole, not copied into a map: the event exists anyway.
 		ch.lastVars, ch.setVars = ev, nil
@@ -228,54 +167,97 @@ func (ch *Channel) observe(ev *Event) {
 	if s, err := ParseChannelState(ev.Get("Channel-State")); err == nil && s != StateNone {
 		ch.setStateLocked(s, ev)
 	}
+	switch ev.Get("Answer-State") {
+	case "answered":
+		ch.answered = true
+	case "hangup":
+		ch.hangupLocked(ev)
+	}
+	end := false
 	switch name {
-	case EventChannelHangup, EventChannelHangupComplete:
-		if !ch.hungUp {
-			ch.hungUp = true
-			if c, err := ParseHangupCause(ev.Get("Hangup-Cause")); err == nil {
-				ch.cause = c
-			}
-			herr := ch.hangupErrLocked()
-			for id, w := range ch.execs {
-				w <- execResult{err: herr}
-				delete(ch.execs, id)
-			}
-		}
-		if name == EventChannelHangupComplete && ch.ownLeg {
-			toRun = append(toRun, ch.finishLocked(nil))
-		}
+	case EventChannelAnswer:
+		ch.answered = true
+	case EventChannelHangup:
+		ch.hangupLocked(ev)
+	case EventChannelHangupComplete:
+		ch.hangupLocked(ev)
+		end = ch.ownLeg // the last event a lingering socket gets
 	case EventChannelExecute:
-		// Park never completes: it is done when it starts.
-		if w, ok := ch.execs[ev.Get("Application-UUID")]; ok && ev.Get("Application") == "park" {
-			w <- execResult{ev: ev}
-			delete(ch.execs, ev.Get("Application-UUID"))
-		}
+		ch.parkStartedLocked(ev)
 	case EventChannelExecuteComplete:
-		if w, ok := ch.execs[ev.Get("Application-UUID")]; ok {
-			w <- execResult{ev: ev}
-			delete(ch.execs, ev.Get("Application-UUID"))
-		}
+		ch.execDoneLocked(ev.Get("Application-UUID"), ev)
 	case EventChannelDestroy:
 		ch.setStateLocked(StateDestroy, ev)
-		toRun = append(toRun, ch.finishLocked(nil))
+		end = true
 	}
+	ch.deliverWaitsLocked(eventKeyOf(ev, name), ev)
+	if end {
+		then = ch.endLocked(nil)
+	}
+	if ch.snapshotLocked() != before {
+		ch.broadcastLocked()
+	}
+	return then
+}
+
+// hangupLocked records that the channel hung up, with the cause ev names:
+// running applications fail with a *HangupError.
+func (ch *Channel) hangupLocked(ev *Event) {
+	if c, err := ParseHangupCause(ev.Get("Hangup-Cause")); err == nil && ch.cause == CauseNone {
+		ch.cause = c
+	}
+	if ch.hungUp {
+		return
+	}
+	ch.hungUp = true
+	ch.failExecsLocked(ch.hangupErrLocked())
+}
+
+// parkStartedLocked completes a park: it never completes, so it is done
+// when it starts.
+func (ch *Channel) parkStartedLocked(ev *Event) {
+	if ev.Get("Application") == "park" {
+		ch.execDoneLocked(ev.Get("Application-UUID"), ev)
+	}
+}
+
+// execDoneLocked completes the Execute waiting for application id.
+func (ch *Channel) execDoneLocked(id string, ev *Event) {
+	if w, ok := ch.execs[id]; ok {
+		delete(ch.execs, id)
+		w <- eventOutcome{ev: ev}
+	}
+}
+
+// failExecsLocked fails every Execute still waiting, with err.
+func (ch *Channel) failExecsLocked(err error) {
+	for id, w := range ch.execs {
+		w <- eventOutcome{err: err}
+		delete(ch.execs, id)
+	}
+}
+
+// deliverWaitsLocked hands ev to the WaitEvent calls waiting for it.
+func (ch *Channel) deliverWaitsLocked(key string, ev *Event) {
 	kept := ch.waits[:0]
 	for _, w := range ch.waits {
-		if w.name == name || w.name == EventAll {
-			w.ch <- ev
+		if w.key == key || w.key == EventAll || w.key == ev.Name() {
+			w.ch <- eventOutcome{ev: ev}
 		} else {
 			kept = append(kept, w)
 		}
 	}
 	clear(ch.waits[len(kept):])
 	ch.waits = kept
-	if ch.snapshotLocked() != before {
-		ch.broadcastLocked()
+}
+
+// failWaitsLocked ends every WaitEvent, with err.
+func (ch *Channel) failWaitsLocked(err error) {
+	for _, w := range ch.waits {
+		w.ch <- eventOutcome{err: err}
 	}
-	ch.mu.Unlock()
-	for _, f := range toRun {
-		f()
-	}
+	clear(ch.waits)
+	ch.waits = ch.waits[:0]
 }
 
 // setStateLocked moves the state forward: an event older than the last
@@ -314,16 +296,17 @@ func (ch *Channel) reachedLocked(s ChannelState) bool {
 	return false
 }
 
-// snapshot is what Wait looks at: a change of it wakes the waiters.
+// snapshot is what the waits look at: a change of it wakes them.
 type snapshot struct {
-	state   ChannelState
-	visited uint32
-	hungUp  bool
-	done    bool
+	state    ChannelState
+	visited  uint32
+	hungUp   bool
+	answered bool
+	ended    bool
 }
 
 func (ch *Channel) snapshotLocked() snapshot {
-	return snapshot{ch.state, ch.visited, ch.hungUp, isClosed(ch.done)}
+	return snapshot{ch.state, ch.visited, ch.hungUp, ch.answered, isClosed(ch.ended)}
 }
 
 // variableLocked is the last value of a variable seen on the channel's
@@ -343,34 +326,78 @@ func (ch *Channel) broadcastLocked() {
 	ch.changed = make(chan struct{})
 }
 
-// finishLocked marks the channel gone; the returned func (run without the
-// lock) stops tracking it.
-func (ch *Channel) finishLocked(err error) func() {
-	select {
-	case <-ch.done:
-		return func() {}
-	default:
+// endLocked marks the channel gone; err is set when the connection ended
+// for good first. It returns what to run once the lock is released (and
+// the handlers of the event that ended it are queued): stop tracking the
+// channel, and close Done once every handler queued for it has returned.
+func (ch *Channel) endLocked(err error) (then func()) {
+	if isClosed(ch.ended) {
+		return nil
 	}
 	ch.endErr = err
 	ch.hungUp = true
-	herr := ch.goneErrLocked()
-	for id, w := range ch.execs {
-		w <- execResult{err: herr}
-		delete(ch.execs, id)
-	}
-	// Before Done is closed: whoever sees the channel gone and creates the
-	// next one must find its filter queued for deletion.
+	gone := ch.goneErrLocked()
+	ch.failExecsLocked(gone)
+	ch.failWaitsLocked(gone)
+	// Before ended is closed: whoever sees the channel gone and creates
+	// the next one must find its filter queued for deletion.
 	ch.c.subs.releaseChannel(ch.uuid)
-	close(ch.done)
-	return ch.release
+	close(ch.ended)
+	ch.broadcastLocked()
+	return func() {
+		ch.release()
+		ch.c.disp.after(ch.uuid, func() { close(ch.done) })
+	}
 }
 
+// connEnded ends the channel: its connection ended for good.
 func (ch *Channel) connEnded(err error) {
 	ch.mu.Lock()
-	f := ch.finishLocked(err)
-	ch.broadcastLocked()
+	after := ch.endLocked(err)
 	ch.mu.Unlock()
-	f()
+	if after != nil {
+		after()
+	}
+}
+
+// linkLost fails what waits for one event of the channel: the link to the
+// switch was lost (the connection reconnects), and the event may be lost
+// with it. The channel itself lives on.
+func (ch *Channel) linkLost(err error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.failExecsLocked(err)
+	ch.failWaitsLocked(err)
+	ch.seq = 0 // a restarted switch counts events from the start again
+}
+
+// noticed records an outbound session's disconnect notice for its own
+// leg: the call is gone (final: no more of its events will come).
+func (ch *Channel) noticed(final bool) {
+	ch.mu.Lock()
+	before := ch.snapshotLocked()
+	if !ch.hungUp {
+		ch.hungUp = true
+		ch.failExecsLocked(ch.hangupErrLocked())
+	}
+	var after func()
+	if final {
+		after = ch.endLocked(nil)
+	}
+	if ch.snapshotLocked() != before {
+		ch.broadcastLocked()
+	}
+	ch.mu.Unlock()
+	if after != nil {
+		after()
+	}
+}
+
+// release stops tracking the channel (it is gone, or was never made).
+func (ch *Channel) release() {
+	ch.unobserve()
+	ch.c.reg.removeUUID(ch.uuid)
+	ch.c.subs.releaseChannel(ch.uuid)
 }
 
 func (ch *Channel) hangupErrLocked() error {
@@ -385,15 +412,43 @@ func (ch *Channel) goneErrLocked() error {
 	return ch.hangupErrLocked()
 }
 
+// goneErr returns why the channel can no longer be used, nil while it
+// can.
+func (ch *Channel) goneErr() error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if !ch.hungUp && !isClosed(ch.ended) {
+		return nil
+	}
+	return ch.goneErrLocked()
+}
+
 // Wait blocks until the channel has reached state s (or passed it on the way
 // to the end: waiting for StateExecute after the call was answered and
 // parked returns at once). If the channel hangs up before reaching s, the
 // error is a *HangupError carrying the cause.
 func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
+	return ch.waitFor(ctx, "wait for "+s.String(), func() (bool, bool) {
+		reached := ch.reachedLocked(s) || (s == StateHangup && ch.hungUp)
+		return reached, isClosed(ch.ended) || (ch.hungUp && s < StateHangup)
+	})
+}
+
+// WaitAnswer blocks until the channel is answered: at once if it is. If it
+// hangs up unanswered (busy, no answer, cancelled) the error is a
+// *HangupError carrying the cause.
+func (ch *Channel) WaitAnswer(ctx context.Context) error {
+	return ch.waitFor(ctx, "wait for answer", func() (bool, bool) {
+		return ch.answered, ch.hungUp || isClosed(ch.ended)
+	})
+}
+
+// waitFor waits until cond (called with ch.mu held) says the wait is over:
+// reached, or the channel is gone (a *HangupError).
+func (ch *Channel) waitFor(ctx context.Context, what string, cond func() (reached, gone bool)) error {
 	for {
 		ch.mu.Lock()
-		reached := ch.reachedLocked(s) || (s == StateHangup && ch.hungUp)
-		gone := isClosed(ch.done) || (ch.hungUp && s < StateHangup)
+		reached, gone := cond()
 		err := ch.goneErrLocked()
 		changed := ch.changed
 		ch.mu.Unlock()
@@ -401,7 +456,7 @@ func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
 		case reached:
 			return nil
 		case gone:
-			return err
+			return opErr(what+" on "+ch.uuid, err)
 		}
 		select {
 		case <-changed:
@@ -409,31 +464,50 @@ func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
 			if isClosed(changed) {
 				continue // look at the change first
 			}
-			return ctx.Err()
+			return opErr(what+" on "+ch.uuid, ctx.Err())
 		}
 	}
 }
 
 // WaitEvent returns the next event named name (for example
-// "CHANNEL_ANSWER", or "ALL" for any) of this channel.
+// "CHANNEL_ANSWER", a CUSTOM subclass, or "ALL" for any) of this channel.
+// If the channel ends first the error is a *HangupError; if a reconnecting
+// connection loses its link meanwhile, an error wrapping ErrClosed (the
+// event may have been lost).
 func (ch *Channel) WaitEvent(ctx context.Context, name string) (*Event, error) {
-	if !validEventKey(name) {
-		return nil, fmt.Errorf("genesis: wait for event %q: %w", name, ErrInvalidCommand)
+	op := "wait for " + name + " on " + ch.uuid
+	key, err := eventKey(name)
+	if err != nil {
+		return nil, opErr(op, err)
 	}
-	if err := ch.c.subs.needNames(ctx, name); err != nil {
-		return nil, err
+	if key != EventAll {
+		if err := ch.c.subs.needNames(ctx, key); err != nil {
+			return nil, opErr(op, err)
+		}
 	}
-	w := ch.addWait(name)
+	w, err := ch.addWait(key)
+	if err != nil {
+		return nil, opErr(op, err)
+	}
 	defer ch.dropWait(w)
-	return ch.awaitEvent(ctx, w)
+	ev, err := ch.awaitEvent(ctx, w)
+	if err != nil {
+		return nil, ch.failure(ctx, op, err)
+	}
+	return ev, nil
 }
 
-func (ch *Channel) addWait(name string) *eventWait {
-	w := &eventWait{name: name, ch: make(chan *Event, 1)}
+// addWait registers a wait for the next event of key, unless the channel
+// is gone.
+func (ch *Channel) addWait(key string) (*eventWait, error) {
+	w := &eventWait{key: key, ch: make(chan eventOutcome, 1)}
 	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if isClosed(ch.ended) {
+		return nil, ch.goneErrLocked()
+	}
 	ch.waits = append(ch.waits, w)
-	ch.mu.Unlock()
-	return w
+	return w, nil
 }
 
 func (ch *Channel) dropWait(w *eventWait) {
@@ -446,24 +520,15 @@ func (ch *Channel) dropWait(w *eventWait) {
 
 func (ch *Channel) awaitEvent(ctx context.Context, w *eventWait) (*Event, error) {
 	select {
-	case ev := <-w.ch:
-		return ev, nil
+	case out := <-w.ch:
+		return out.ev, out.err
 	case <-ctx.Done():
 		select {
-		case ev := <-w.ch:
-			return ev, nil
+		case out := <-w.ch:
+			return out.ev, out.err
 		default:
 		}
 		return nil, ctx.Err()
-	case <-ch.done:
-		select {
-		case ev := <-w.ch:
-			return ev, nil
-		default:
-		}
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		return nil, ch.goneErrLocked()
 	}
 }
 

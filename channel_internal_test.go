@@ -26,9 +26,9 @@ func TestChannelStateNeverGoesBackwards(t *testing.T) {
 	sc.write(stateEvent("u1", "CS_HANGUP", 30))
 	sc.write(stateEvent("u1", "CS_EXECUTE", 40)) // nothing after hangup goes back
 	sc.write(stateEvent("u1", "CS_REPORTING", 50))
-	is.NoErr(ch.Wait(t.Context(), StateReporting))
+	is.NoErr(ch.Wait(testContext(t), StateReporting))
 	is.Equal(ch.State(), StateReporting)
-	is.NoErr(ch.Wait(t.Context(), StateExecute)) // was visited
+	is.NoErr(ch.Wait(testContext(t), StateExecute)) // was visited
 }
 
 // Execute writes sendmsg for the channel's own UUID, with event-lock, an
@@ -40,7 +40,7 @@ func TestExecuteWritesSendmsg(t *testing.T) {
 	ch := newChannel(c.c, "u1", StateExecute)
 	res := make(chan error, 1)
 	go func() {
-		_, err := ch.Execute(context.Background(), "playback", "say:hello, world\nline two")
+		_, err := ch.Execute(testContext(t), "playback", "say:hello, world\nline two")
 		res <- err
 	}()
 	cmd, err := sc.readCommand()
@@ -78,6 +78,6 @@ func TestOnCustomSubclass(t *testing.T) {
 	}()
 	got := make(chan string, 2)
 	c.On("esltest::ping", func(ctx context.Context, e *Event) { got <- e.Body() })
-	is.NoErr(c.Subscribe(t.Context(), "CUSTOM", "esltest::ping"))
+	is.NoErr(c.Subscribe(testContext(t), "CUSTOM", "esltest::ping"))
 	is.Equal(<-got, "ping body") // only the subclass asked for
 }

@@ -2,7 +2,7 @@ package genesis
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +15,9 @@ import (
 // CHANNEL_EXECUTE_COMPLETE event. arg travels as a body, so it may hold
 // any bytes. If the channel hangs up first the error is a *HangupError.
 func (ch *Channel) Execute(ctx context.Context, app, arg string) (*Event, error) {
+	op := "execute " + app + " on " + ch.uuid
 	if app == "" || strings.ContainsAny(app, " \t") {
-		return nil, fmt.Errorf("genesis: execute %q on %s: bad application name: %w", app, ch.uuid, ErrInvalidCommand)
+		return nil, opErr(op, errInvalid("bad application name %q", app))
 	}
 	appID := uuid.NewString()
 	buf, err := appendSendmsg(nil, ch.uuid, []header{
@@ -26,17 +27,17 @@ func (ch *Channel) Execute(ctx context.Context, app, arg string) (*Event, error)
 		{"Event-UUID", appID},
 	}, arg)
 	if err != nil {
-		return nil, fmt.Errorf("genesis: execute %s on %s: %w", app, ch.uuid, err)
+		return nil, opErr(op, err)
 	}
-	done := make(chan execResult, 1)
+	done := make(chan eventOutcome, 1)
 	ch.mu.Lock()
-	if ch.hungUp || isClosed(ch.done) {
+	if ch.hungUp || isClosed(ch.ended) {
 		err := ch.goneErrLocked()
 		ch.mu.Unlock()
-		return nil, err
+		return nil, opErr(op, err)
 	}
 	if ch.execs == nil {
-		ch.execs = make(map[string]chan execResult)
+		ch.execs = make(map[string]chan eventOutcome)
 	}
 	ch.execs[appID] = done
 	ch.mu.Unlock()
@@ -47,25 +48,32 @@ func (ch *Channel) Execute(ctx context.Context, app, arg string) (*Event, error)
 	}
 
 	reply, err := ch.c.roundTrip(ctx, buf)
+	if err == nil {
+		if r := reply.Get("Reply-Text"); isErrReply(r) {
+			err = &CommandError{Command: "sendmsg " + ch.uuid + " execute " + app, Reply: r}
+		}
+	}
 	if err != nil {
 		forget()
-		return nil, err
-	}
-	if r := reply.Get("Reply-Text"); isErrReply(r) {
-		forget()
-		return nil, &CommandError{Command: "sendmsg " + ch.uuid + " execute " + app, Reply: r}
+		return nil, ch.failure(ctx, op, err)
 	}
 	select {
 	case res := <-done:
-		return res.ev, res.err
+		if res.err != nil {
+			return nil, ch.failure(ctx, op, res.err)
+		}
+		return res.ev, nil
 	case <-ctx.Done():
 		select {
 		case res := <-done: // finished at the same moment: report that
-			return res.ev, res.err
+			if res.err != nil {
+				return nil, ch.failure(ctx, op, res.err)
+			}
+			return res.ev, nil
 		default:
 		}
 		forget()
-		return nil, ctx.Err()
+		return nil, ch.failure(ctx, op, ctx.Err())
 	}
 }
 
@@ -90,7 +98,7 @@ func (ch *Channel) Playback(ctx context.Context, path string) error {
 		return err
 	}
 	if r := ev.Get("Application-Response"); r != "" && r != "FILE PLAYED" {
-		return fmt.Errorf("genesis: playback %s on %s: %s", path, ch.uuid, r)
+		return opErr("playback "+path+" on "+ch.uuid, errors.New(r))
 	}
 	return nil
 }
@@ -104,29 +112,57 @@ type SayOptions struct {
 	Gender string // optional: FEMININE, MASCULINE or NEUTER
 }
 
-// Say speaks text with FreeSWITCH's say application.
+// Say speaks text with FreeSWITCH's say application. FreeSWITCH splits the
+// application's argument at spaces and interprets quotes and backslashes
+// in it, so the options must be single words, and text may hold neither
+// quotes nor backslashes nor leading or trailing spaces
+// (ErrInvalidCommand).
 func (ch *Channel) Say(ctx context.Context, text string, o SayOptions) error {
+	op := "say on " + ch.uuid
 	lang, kind, method := or(o.Lang, "en"), or(o.Kind, "NUMBER"), or(o.Method, "pronounced")
-	for _, f := range []string{lang, kind, method, o.Gender} {
-		if strings.ContainsAny(f, " \t") {
-			return fmt.Errorf("genesis: say on %s: option %q has a space: %w", ch.uuid, f, ErrInvalidCommand)
+	words := []string{lang, kind, method}
+	if o.Gender != "" {
+		words = append(words, o.Gender)
+	}
+	for _, w := range words {
+		if err := appWord(w); err != nil {
+			return opErr(op, err)
 		}
 	}
-	arg := lang + " " + kind + " " + method
-	if o.Gender != "" {
-		arg += " " + o.Gender
+	if text == "" || strings.TrimSpace(text) != text || strings.ContainsAny(text, `'\`) {
+		return opErr(op, errInvalid("text %q: FreeSWITCH would change it (empty, leading or trailing space, quote or backslash)", text))
 	}
-	_, err := ch.Execute(ctx, "say", arg+" "+text)
+	_, err := ch.Execute(ctx, "say", strings.Join(words, " ")+" "+text)
 	return err
 }
+
+// appWord checks one word of an application argument that FreeSWITCH
+// splits at spaces with switch_separate_string, which also drops single
+// quotes and turns a backslash before one of ' " \ n r t s into what it
+// escapes (so \d in a regular expression stays, \s would not).
+func appWord(w string) error {
+	if w == "" || strings.ContainsAny(w, " \t'") {
+		return errInvalid("argument %q must be one word without single quotes", w)
+	}
+	for i := 0; i+1 < len(w); i++ {
+		if w[i] == '\\' && strings.IndexByte(`'"\nrts`, w[i+1]) >= 0 {
+			return errInvalid("argument %q: FreeSWITCH would unescape \\%c", w, w[i+1])
+		}
+	}
+	return nil
+}
+
+// NoTerminators, as DigitsOptions.Terminators, makes no key end the input
+// (FreeSWITCH's "none": no DTMF key is one of its letters).
+const NoTerminators = "none"
 
 // DigitsOptions configure PlayAndGetDigits. Prompt is required; zero values
 // take the defaults noted.
 type DigitsOptions struct {
 	Min, Max     int           // digits to collect; default 1 and Min
 	Tries        int           // prompts before giving up; default 1
-	Timeout      time.Duration // wait for the first digit after the prompt; default 5s
-	Terminators  string        // keys that end input; default "#"
+	Timeout      time.Duration // wait for the first digit after the prompt; default 5s (FreeSWITCH waits at least 1s)
+	Terminators  string        // keys that end input; default "#"; NoTerminators for none
 	Prompt       string        // file or stream played first (required)
 	InvalidFile  string        // played after invalid input; default "silence_stream://250"
 	Variable     string        // channel variable that receives the digits; default "genesis_digits"
@@ -138,8 +174,9 @@ type DigitsOptions struct {
 // (play_and_get_digits). It returns the digits, "" when none valid were
 // entered.
 func (ch *Channel) PlayAndGetDigits(ctx context.Context, o DigitsOptions) (string, error) {
+	op := "play_and_get_digits on " + ch.uuid
 	if o.Prompt == "" {
-		return "", fmt.Errorf("genesis: play_and_get_digits on %s: no prompt: %w", ch.uuid, ErrInvalidCommand)
+		return "", opErr(op, errInvalid("no prompt"))
 	}
 	minD := max(o.Min, 1)
 	maxD := max(o.Max, minD)
@@ -159,8 +196,8 @@ func (ch *Channel) PlayAndGetDigits(ctx context.Context, o DigitsOptions) (strin
 		strconv.FormatInt(digitTimeout.Milliseconds(), 10),
 	}
 	for _, a := range args {
-		if strings.ContainsAny(a, " \t") {
-			return "", fmt.Errorf("genesis: play_and_get_digits on %s: argument %q has a space: %w", ch.uuid, a, ErrInvalidCommand)
+		if err := appWord(a); err != nil {
+			return "", opErr(op, err)
 		}
 	}
 	ev, err := ch.Execute(ctx, "play_and_get_digits", strings.Join(args, " "))
@@ -171,70 +208,116 @@ func (ch *Channel) PlayAndGetDigits(ctx context.Context, o DigitsOptions) (strin
 }
 
 // Bridge joins this channel and other (uuid_bridge) and returns when
-// FreeSWITCH reports the bridge. If either leg ends first the error is a
-// *HangupError.
+// FreeSWITCH reports the bridge. If either leg is gone, before or while it
+// waits, the error is a *HangupError naming that leg.
 func (ch *Channel) Bridge(ctx context.Context, other *Channel) error {
-	w := ch.addWait(EventChannelBridge)
-	defer ch.dropWait(w)
-	if _, err := ch.c.api(ctx, "uuid_bridge "+ch.uuid+" "+other.uuid); err != nil {
-		return fmt.Errorf("genesis: bridge %s to %s: %w", ch.uuid, other.uuid, err)
+	if other == nil {
+		return opErr("bridge "+ch.uuid, errInvalid("no channel to bridge to"))
 	}
-	select {
-	case <-w.ch:
-		return nil
-	case <-other.done:
-		other.mu.Lock()
-		defer other.mu.Unlock()
-		return other.goneErrLocked()
-	default:
+	op := "bridge " + ch.uuid + " to " + other.uuid
+	if other.uuid == ch.uuid {
+		return opErr(op, errInvalid("a channel cannot be bridged to itself"))
 	}
-	_, err := ch.awaitEvent(ctx, w)
-	return err
-}
-
-// Hangup hangs the channel up with cause (uuid_kill) and returns once it is
-// gone: destroyed, or for a session's own leg (which FreeSWITCH keeps until
-// the socket closes) hung up completely. If ctx ends after FreeSWITCH
-// reported the hangup but before the channel was gone, the hangup counts as
-// done.
-func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) error {
-	if isClosed(ch.done) {
-		return nil
-	}
-	if _, err := ch.c.api(ctx, "uuid_kill "+ch.uuid+" "+cause.String()); err != nil && !isClosed(ch.done) {
-		ch.mu.Lock()
-		hungUp := ch.hungUp
-		ch.mu.Unlock()
-		if !hungUp {
-			return fmt.Errorf("genesis: hangup %s: %w", ch.uuid, err)
+	for _, leg := range []*Channel{ch, other} {
+		if err := leg.goneErr(); err != nil {
+			return opErr(op, err)
 		}
 	}
+	w, err := ch.addWait(EventChannelBridge)
+	if err != nil {
+		return opErr(op, err)
+	}
+	defer ch.dropWait(w)
+	if _, err := ch.c.api(ctx, "uuid_bridge "+ch.uuid+" "+other.uuid); err != nil {
+		return ch.failure(ctx, op, err, other)
+	}
 	select {
-	case <-ch.done:
+	case out := <-w.ch:
+		if out.err != nil {
+			return ch.failure(ctx, op, out.err, other)
+		}
+		return nil
+	case <-other.ended:
+		return ch.failure(ctx, op, nil, other)
+	case <-ctx.Done():
+		select {
+		case out := <-w.ch:
+			if out.err == nil {
+				return nil
+			}
+		default:
+		}
+		return ch.failure(ctx, op, ctx.Err(), other)
+	}
+}
+
+// Hangup hangs the channel up with cause (uuid_kill; CauseNone means
+// NORMAL_CLEARING) and returns once it is gone: destroyed, or for a
+// session's own leg (which FreeSWITCH keeps while the socket lingers) hung
+// up completely, and its handlers have returned (Done is closed; called
+// from one of the channel's own handlers, it does not wait for the
+// handlers). A channel that is gone already is not an error. If ctx ends
+// after FreeSWITCH accepted the hangup, the hangup counts as done. A
+// connection that is down (or ended) is an error wrapping ErrClosed: the
+// leg may well be up still.
+func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) error {
+	op := "hangup " + ch.uuid
+	if cause == CauseNone {
+		cause = CauseNormalClearing
+	}
+	if _, ok := cause.name(); !ok {
+		return opErr(op, errInvalid("unknown hangup cause %d", int(cause)))
+	}
+	if ch.goneErr() == nil {
+		if _, err := ch.c.api(ctx, "uuid_kill "+ch.uuid+" "+cause.String()); err != nil {
+			var ce *CommandError
+			gone := errors.As(err, &ce) && isGoneReply(ce.Reply) // its hangup events are on the way
+			if !gone && ch.goneErr() == nil {
+				return opErr(op, err)
+			}
+		}
+	}
+	// FreeSWITCH accepted the kill (or the leg was going anyway).
+	done := ch.done
+	if ch.c.disp.onLane(ctx, ch.uuid) {
+		done = ch.ended // its own handler: Done waits for this one
+	}
+	select {
+	case <-done:
 		return nil
 	case <-ctx.Done():
-		ch.mu.Lock()
-		hungUp := ch.hungUp
-		ch.mu.Unlock()
-		if hungUp {
+		if ch.goneErr() != nil {
 			// The hangup happened; only its last events are missing. This
 			// is the usual case when the hangup itself ended ctx: a
 			// session's handler context ends with the call (the leg hung
 			// up, or one bridged to it).
 			return nil
 		}
-		return ctx.Err()
+		return opErr(op, ctx.Err())
 	}
 }
 
-// SetVariable sets a channel variable (uuid_setvar). The value may hold
-// spaces and commas.
+// SetVariable sets a channel variable (uuid_setvar); an empty value
+// unsets it. The value travels byte-exact: spaces, quotes and backslashes
+// are escaped for FreeSWITCH's argument splitter. The name must be letters,
+// digits, '_', '.' and '-'.
 func (ch *Channel) SetVariable(ctx context.Context, name, value string) error {
-	if name == "" || strings.ContainsAny(name, " \t") {
-		return fmt.Errorf("genesis: set variable %q on %s: bad name: %w", name, ch.uuid, ErrInvalidCommand)
+	op := "set variable " + name + " on " + ch.uuid
+	if err := validateVarKey(name); err != nil {
+		return opErr(op, err)
 	}
-	if _, err := ch.c.api(ctx, "uuid_setvar "+ch.uuid+" "+name+" "+value); err != nil {
-		return fmt.Errorf("genesis: set variable %s on %s: %w", name, ch.uuid, err)
+	if err := validateLine(value); err != nil {
+		return opErr(op, err)
+	}
+	cmd := "uuid_setvar " + ch.uuid + " " + name
+	if value != "" {
+		cmd += " " + escapeArg(value)
+	}
+	if err := ch.goneErr(); err != nil {
+		return opErr(op, err)
+	}
+	if _, err := ch.c.api(ctx, cmd); err != nil {
+		return ch.failure(ctx, op, err)
 	}
 	ch.mu.Lock()
 	if ch.setVars == nil {
@@ -245,23 +328,117 @@ func (ch *Channel) SetVariable(ctx context.Context, name, value string) error {
 	return nil
 }
 
+// escapeArg writes s as the last argument of an api command that
+// FreeSWITCH splits with switch_separate_string: its cleanup drops leading
+// and trailing spaces and interprets backslashes and paired single quotes,
+// so those are escaped (\\, \', and \s, \t for spaces and tabs at the ends).
+func escapeArg(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	first, last := 0, len(s)
+	for first < len(s) && (s[first] == ' ' || s[first] == '\t') {
+		first++
+	}
+	for last > first && (s[last-1] == ' ' || s[last-1] == '\t') {
+		last--
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' || c == '\'':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case (i < first || i >= last) && c == ' ':
+			b.WriteString(`\s`)
+		case (i < first || i >= last) && c == '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // Variable reads a channel variable from FreeSWITCH (uuid_getvar); once the
 // channel is gone it returns the last value seen on its events. An unset
 // variable is "".
 func (ch *Channel) Variable(ctx context.Context, name string) (string, error) {
-	if isClosed(ch.done) {
+	op := "get variable " + name + " on " + ch.uuid
+	if err := validateVarKey(name); err != nil {
+		return "", opErr(op, err)
+	}
+	if isClosed(ch.ended) {
 		ch.mu.Lock()
 		defer ch.mu.Unlock()
 		return ch.variableLocked(name), nil
 	}
 	v, err := ch.c.api(ctx, "uuid_getvar "+ch.uuid+" "+name)
 	if err != nil {
-		return "", fmt.Errorf("genesis: get variable %s on %s: %w", name, ch.uuid, err)
+		return "", ch.failure(ctx, op, err)
 	}
 	if v == "_undef_" {
 		return "", nil
 	}
 	return v, nil
+}
+
+// failure is the error of operation op on ch (and legs) that failed with
+// err. A leg that is gone explains any failure, so it is a *HangupError
+// naming that leg (never a bare context error): one known to be gone, or
+// one FreeSWITCH says it cannot find ("-ERR No such channel!", "Invalid
+// uuid" …) before its hangup events arrived, whose cause is then awaited
+// briefly.
+func (ch *Channel) failure(ctx context.Context, op string, err error, legs ...*Channel) error {
+	all := append([]*Channel{ch}, legs...)
+	for _, leg := range all {
+		if gerr := leg.goneErr(); gerr != nil {
+			return opErr(op, gerr)
+		}
+	}
+	var ce *CommandError
+	if errors.As(err, &ce) && isGoneReply(ce.Reply) && ctx.Err() == nil {
+		for _, leg := range all {
+			if leg.existsOnSwitch(ctx) {
+				continue
+			}
+			// Its hangup events were queued behind the reply: wait for them
+			// to learn the cause.
+			t := time.NewTimer(time.Second)
+			select {
+			case <-leg.ended:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+			if gerr := leg.goneErr(); gerr != nil {
+				return opErr(op, gerr)
+			}
+			return opErr(op, &HangupError{UUID: leg.uuid})
+		}
+	}
+	if err == nil {
+		err = errors.New("failed")
+	}
+	return opErr(op, err)
+}
+
+// existsOnSwitch asks FreeSWITCH whether the leg exists (uuid_exists); when
+// it cannot tell, it says yes.
+func (ch *Channel) existsOnSwitch(ctx context.Context) bool {
+	v, err := ch.c.api(ctx, "uuid_exists "+ch.uuid)
+	return err != nil || strings.TrimSpace(v) != "false"
+}
+
+// isGoneReply reports whether a -ERR reply says the channel does not exist
+// (captures README, "Error replies"; sendmsg's "invalid session id").
+func isGoneReply(reply string) bool {
+	for _, s := range []string{"-ERR No such channel", "-ERR Invalid uuid", "-ERR invalid uuid",
+		"-ERR Cannot locate session", "-ERR invalid session id"} {
+		if strings.HasPrefix(reply, s) {
+			return true
+		}
+	}
+	return trimLF(reply) == "-ERROR"
 }
 
 func or(s, def string) string {

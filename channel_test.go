@@ -18,7 +18,7 @@ import (
 func dial(t testing.TB, opts ...fakeswitch.Option) (*genesis.Inbound, *fakeswitch.Server) {
 	t.Helper()
 	srv := fakeswitch.StartT(t, opts...)
-	c, err := genesis.Dial(context.Background(), srv.Addr(), srv.Password())
+	c, err := genesis.Dial(genesis.TestContext(t), srv.Addr(), srv.Password())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func dial(t testing.TB, opts ...fakeswitch.Option) (*genesis.Inbound, *fakeswitc
 // waitApplication waits until the switch runs app on channel id.
 func waitApplication(t testing.TB, srv *fakeswitch.Server, id, app string) {
 	t.Helper()
-	err := srv.WaitChannels(context.Background(), func(cs []fakeswitch.ChannelInfo) bool {
+	err := srv.WaitChannels(genesis.TestContext(t), func(cs []fakeswitch.ChannelInfo) bool {
 		for _, c := range cs {
 			if c.UUID == id && c.Variables["current_application"] == app {
 				return true
@@ -45,7 +45,7 @@ func waitApplication(t testing.TB, srv *fakeswitch.Server, id, app string) {
 func TestCreateChannelLifecycle(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
@@ -73,7 +73,7 @@ func TestCreateChannelLifecycle(t *testing.T) {
 func TestWaitAfterAnswerReturnsAtOnce(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, _ := dial(t)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -91,7 +91,7 @@ func TestWaitAfterAnswerReturnsAtOnce(t *testing.T) {
 func TestWaitReportsHangupCause(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -124,7 +124,7 @@ func TestOriginateFailures(t *testing.T) {
 	} {
 		t.Run(tt.dial, func(t *testing.T) {
 			is := is.New(t)
-			ch, err := genesis.CreateChannel(t.Context(), c, tt.dial)
+			ch, err := genesis.CreateChannel(genesis.TestContext(t), c, tt.dial)
 			is.Equal(ch, nil)
 			var oe *genesis.OriginateError
 			is.True(errors.As(err, &oe)) // an *OriginateError
@@ -137,7 +137,7 @@ func TestOriginateFailures(t *testing.T) {
 func TestCreateChannelRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	for _, opts := range [][]genesis.ChannelOption{
 		{genesis.WithVariables(map[string]string{"origination_uuid": "mine"})},
@@ -158,7 +158,7 @@ func TestCreateChannelRefusesBadInput(t *testing.T) {
 func TestVariablesArriveByteExact(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	vars := map[string]string{
 		"origination_caller_id_name": "My Company, Inc. HQ",
@@ -193,7 +193,7 @@ func TestVariablesArriveByteExact(t *testing.T) {
 func TestExecuteAndPlayback(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, _ := dial(t)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -211,7 +211,7 @@ func TestExecuteAndPlayback(t *testing.T) {
 func TestHangupDuringPlaybackEndsItPromptly(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t, fakeswitch.WithPlaybackDuration(time.Hour))
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -234,7 +234,7 @@ func TestHangupDuringPlaybackEndsItPromptly(t *testing.T) {
 func TestBridgeTwoChannels(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	a, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -252,7 +252,7 @@ func TestBridgeTwoChannels(t *testing.T) {
 func TestDTMFSpecificHandlerWinsOverWildcard(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -277,7 +277,7 @@ func TestDTMFSpecificHandlerWinsOverWildcard(t *testing.T) {
 func TestDTMFHandlerCanSayAndHangup(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -295,7 +295,7 @@ func TestDTMFHandlerCanSayAndHangup(t *testing.T) {
 func TestPlayAndGetDigits(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -319,7 +319,7 @@ func TestPlayAndGetDigits(t *testing.T) {
 func TestChannelsDoNotWidenUserHandlers(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	is.NoErr(c.Subscribe(ctx, "HEARTBEAT"))
 	seen := make(chan string, 100)
@@ -338,7 +338,7 @@ func TestChannelsDoNotWidenUserHandlers(t *testing.T) {
 func TestChannelsWorkUnderUserFilter(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	is.NoErr(c.Subscribe(ctx, "ALL"))
 	is.NoErr(c.Filter(ctx, "Event-Name", "HEARTBEAT"))
@@ -364,7 +364,7 @@ func TestChannelsWorkUnderUserFilter(t *testing.T) {
 func TestDestroyedChannelsFiltersAreDeleted(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	is.NoErr(c.Filter(ctx, "Event-Name", "HEARTBEAT"))
 	for range 3 {
@@ -386,7 +386,7 @@ func TestDestroyedChannelsFiltersAreDeleted(t *testing.T) {
 func TestManyChannelsOnOneConnection(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, _ := dial(t)
 	const n = 200
 	chans := make([]*genesis.Channel, n)
@@ -434,22 +434,22 @@ func TestCreateChannelCancelledHangsUp(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	c, srv := dial(t, fakeswitch.WithDialPath("sofia/gateway/slow/", fakeswitch.NoAnswer(time.Hour)))
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(genesis.TestContext(t))
 	res := make(chan error, 1)
 	go func() {
 		_, err := genesis.CreateChannel(ctx, c, "sofia/gateway/slow/1000")
 		res <- err
 	}()
-	is.NoErr(srv.WaitChannels(t.Context(), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 1 }))
+	is.NoErr(srv.WaitChannels(genesis.TestContext(t), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 1 }))
 	cancel()
 	is.True(errors.Is(<-res, context.Canceled)) // ctx's error
-	is.NoErr(srv.WaitChannels(t.Context(), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 }))
+	is.NoErr(srv.WaitChannels(genesis.TestContext(t), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 }))
 }
 
 func TestChannelEndsWithConnection(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, srv := dial(t)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
@@ -466,7 +466,7 @@ func TestCreateChannelAfterClose(t *testing.T) {
 	is := is.New(t)
 	c, _ := dial(t)
 	is.NoErr(c.Close())
-	ch, err := genesis.CreateChannel(t.Context(), c, "user/1000")
+	ch, err := genesis.CreateChannel(genesis.TestContext(t), c, "user/1000")
 	is.Equal(ch, nil)
 	is.True(errors.Is(err, genesis.ErrClosed))
 }
@@ -475,7 +475,7 @@ func TestCreateChannelAfterClose(t *testing.T) {
 func TestWithEventHandlerSeesFirstEvents(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	c, _ := dial(t)
 	states := make(chan string, 20)
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000",

@@ -15,32 +15,48 @@ import (
 )
 
 // conn is the connection engine shared by Inbound and Session: one reader
-// goroutine, a FIFO of reply waiters, bgapi jobs by Job-UUID, library
-// observers by Unique-ID and user handlers run on dispatch lanes.
+// goroutine, a writer that runs while commands wait to go out, a FIFO of
+// reply waiters, bgapi jobs by Job-UUID, library observers by Unique-ID and
+// user handlers run on dispatch lanes.
 //
-// Locks, in the order they may nest: wmu → qmu. No lock is held while user
-// code runs or while the reader delivers to a waiter.
+// Locks, in the order they may nest (a lock on the right is never held
+// while one on its left is taken):
+//
+//	subscriptions.sem → Channel.mu → observers.mu → subscriptions.mu
+//	                                              → registry.mu
+//	                               → conn.qmu
+//	                               → dispatcher.mu
+//
+// subscriptions.sem is a semaphore (it honours ctx), held across commands
+// that change what the server sends; methods that need it held end in
+// "Held". Channel.mu guards one channel; methods that need it held end in
+// "Locked". observers.mu, registry.mu, subscriptions.mu, conn.qmu and
+// dispatcher.mu are leaves: nothing else is taken while one is held (the
+// reader copies what it needs out of them). No lock is held while user code
+// runs, while a goroutine blocks on the network, or while the reader hands
+// a reply to its waiter.
 type conn struct {
 	fr  *frameReader // the reader's own: it alone reads and replaces it
 	log *slog.Logger
 
-	// wmu is held across "queue the waiter" and "write the command", so the
-	// order of the pending queue is the order of the wire.
-	wmu sync.Mutex
-
 	qmu     sync.Mutex
-	pending []*waiter          // command/reply and api/response, FIFO
+	outq    []outgoing         // commands waiting for the writer, in call order
+	writing bool               // a writer goroutine is running
+	pending []*waiter          // written commands awaiting command/reply or api/response, FIFO
 	jobs    map[string]*waiter // bgapi results by Job-UUID
 	link    *link              // the network connection commands go to now
 	down    bool               // link lost, reconnecting: commands fail at once
+	up      chan struct{}      // closed while the link is up; replaced when it is lost
 	closed  bool
 	err     error // why the connection ended; nil after a local Close
 
 	// redial, when set, makes a new authenticated network connection after
 	// the current one is lost (Inbound with WithReconnect); nil means the
 	// engine ends with its first network connection.
-	redial  func(ctx context.Context) (net.Conn, *frameReader, error)
-	backoff [2]time.Duration // first and longest wait between redials
+	redial       func(ctx context.Context) (net.Conn, *frameReader, error)
+	backoff      [2]time.Duration // first and longest wait between redials
+	onDisconnect func(error)
+	onReconnect  func()
 
 	obs  observers  // library bookkeeping, run on the reader
 	reg  registry   // user handlers
@@ -52,19 +68,31 @@ type conn struct {
 
 	ctx    context.Context // handlers' context; cancelled when the connection ends
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the connection has ended
-	reader chan struct{} // closed when the reader goroutine has returned
+	done   chan struct{}  // closed when the connection has ended
+	reader chan struct{}  // closed when the reader goroutine has returned
+	bg     sync.WaitGroup // the writer and the library's own background calls
+}
+
+// outgoing is one encoded command waiting for the writer, and the waiter
+// for its reply.
+type outgoing struct {
+	buf []byte
+	w   *waiter
 }
 
 // waiter is one caller waiting for a reply. The reader never blocks on it:
-// ch has room for the one reply. A caller that gives up marks it abandoned,
-// so its late reply is dropped rather than handed to the next caller.
+// ch has room for the one reply. A caller that gives up marks it abandoned:
+// a command not yet written is then never written, and the late reply of
+// one that was is dropped rather than handed to the next caller.
 type waiter struct {
 	ch        chan *Event
 	abandoned atomic.Bool
 	late      func(*Event) // for an abandoned bgapi job whose result still matters
 	link      *link        // whose loss means the reply will never come
+	written   bool         // the writer took the command (guarded by conn.qmu)
 }
+
+func newWaiter() *waiter { return &waiter{ch: make(chan *Event, 1)} }
 
 // link is one network connection of a conn: an Inbound that reconnects has
 // a series of them. Waiters are tied to the link their command went out on.
@@ -86,16 +114,16 @@ func (l *link) end(err error) {
 	}
 }
 
-func newWaiter() *waiter { return &waiter{ch: make(chan *Event, 1)} }
-
 type connConfig struct {
 	logger       *slog.Logger
 	maxFrameSize int
-	maxQueued    int
+	laneBuffer   int
 	notice       func(*Event) // told about disconnect notices, on the reader
-	// redial and backoff: see conn.redial.
-	redial  func(ctx context.Context) (net.Conn, *frameReader, error)
-	backoff [2]time.Duration
+	// redial, backoff and the handlers: see conn.
+	redial       func(ctx context.Context) (net.Conn, *frameReader, error)
+	backoff      [2]time.Duration
+	onDisconnect func(error)
+	onReconnect  func()
 }
 
 // newConn wraps an authenticated (inbound) or connected (outbound)
@@ -104,19 +132,23 @@ type connConfig struct {
 func newConn(nc net.Conn, fr *frameReader, cfg connConfig) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		link:    newLink(nc),
-		redial:  cfg.redial,
-		backoff: cfg.backoff,
-		fr:      fr,
-		log:     cfg.logger,
-		notice:  cfg.notice,
-		jobs:    make(map[string]*waiter),
-		ctx:     ctx,
-		cancel:  cancel,
-		done:    make(chan struct{}),
-		reader:  make(chan struct{}),
+		link:         newLink(nc),
+		up:           make(chan struct{}),
+		redial:       cfg.redial,
+		backoff:      cfg.backoff,
+		onDisconnect: cfg.onDisconnect,
+		onReconnect:  cfg.onReconnect,
+		fr:           fr,
+		log:          cfg.logger,
+		notice:       cfg.notice,
+		jobs:         make(map[string]*waiter),
+		ctx:          ctx,
+		cancel:       cancel,
+		done:         make(chan struct{}),
+		reader:       make(chan struct{}),
 	}
-	c.disp.init(c, cfg.maxQueued)
+	close(c.up)
+	c.disp.init(c, cfg.laneBuffer)
 	c.subs.init(c)
 	go c.readLoop()
 	return c
@@ -141,23 +173,32 @@ func (c *conn) readLoop() {
 			c.shutdown(err)
 			return
 		}
-		switch ev.contentType {
-		case "command/reply", "api/response":
-			c.deliverReply(ev)
-		case "text/event-plain", "text/event-json", "text/event-xml":
-			c.route(ev)
-		case "text/disconnect-notice":
-			c.log.Debug("genesis: disconnect notice", "disposition", ev.Get("Content-Disposition"))
-			if c.notice != nil {
-				c.notice(ev)
-			}
-		case "text/rude-rejection":
-			c.shutdown(fmt.Errorf("rejected by server: %s", trimLF(ev.body)))
+		if !c.handleFrame(ev) {
 			return
-		default:
-			c.log.Debug("genesis: ignored frame", "content-type", ev.contentType)
 		}
 	}
+}
+
+// handleFrame routes one frame; it returns false when the frame ended the
+// connection.
+func (c *conn) handleFrame(ev *Event) bool {
+	switch ev.contentType {
+	case ctCommandReply, ctAPIResponse:
+		c.deliverReply(ev)
+	case ctEventPlain, ctEventJSON, ctEventXML:
+		c.route(ev)
+	case ctDisconnectNotice:
+		c.log.Debug("genesis: disconnect notice", "disposition", ev.Get("Content-Disposition"))
+		if c.notice != nil {
+			c.notice(ev)
+		}
+	case ctRudeRejection:
+		c.shutdown(fmt.Errorf("rejected by server: %s", trimLF(ev.body)))
+		return false
+	default:
+		c.log.Debug("genesis: ignored frame", "content-type", ev.contentType)
+	}
+	return true
 }
 
 func (c *conn) deliverReply(ev *Event) {
@@ -179,76 +220,117 @@ func (c *conn) deliverReply(ev *Event) {
 func (c *conn) route(ev *Event) {
 	name := ev.Name()
 	if name == EventBackgroundJob {
-		id := ev.Get("Job-UUID")
-		c.qmu.Lock()
-		w := c.jobs[id]
-		delete(c.jobs, id)
-		c.qmu.Unlock()
-		switch {
-		case w == nil:
-		case w.late != nil:
-			w.late(ev)
-		default:
-			w.ch <- ev
-		}
+		c.deliverJob(ev)
 	}
 	id := ev.Get("Unique-ID")
 	// Handlers are looked up before the bookkeeping, which drops a
-	// channel's handlers at CHANNEL_DESTROY: they still get that event.
+	// channel's handlers when it ends: they still get its last event.
 	// They are queued after it, so a handler sees the state the event
-	// brought.
+	// brought; what the bookkeeping leaves to do once they are queued (a
+	// channel that ended stops being tracked, and queues its Done after
+	// them) runs last.
 	regs := c.reg.match(ev, name, id, &c.subs)
-	c.obs.notify(id, ev)
+	then := c.obs.notify(id, ev)
 	if len(regs) > 0 {
 		c.disp.enqueue(id, ev, regs)
 	}
+	if then != nil {
+		then()
+	}
 }
 
-// write sends one encoded command. When w is not nil it is queued as the
-// command's reply waiter under the same lock as the write. The write honours
-// ctx: if it cannot finish, the connection is unusable (a partial command
-// may be on the wire) and is closed.
-func (c *conn) write(ctx context.Context, buf []byte, w *waiter) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+func (c *conn) deliverJob(ev *Event) {
+	id := ev.Get("Job-UUID")
+	c.qmu.Lock()
+	w := c.jobs[id]
+	delete(c.jobs, id)
+	c.qmu.Unlock()
+	switch {
+	case w == nil:
+	case w.late != nil:
+		w.late(ev)
+	default:
+		w.ch <- ev
+	}
+}
+
+// write queues one encoded command for the writer, with w as its reply
+// waiter: the writer puts w in the pending queue as it writes the command,
+// so the queue's order is the wire's. A caller's ctx never touches the
+// network connection (one caller's deadline must not break the link for
+// the others); the caller stops waiting when it ends, and a command not yet
+// written then is dropped.
+func (c *conn) write(buf []byte, w *waiter) error {
 	c.qmu.Lock()
 	if c.closed {
 		err := c.closedErrLocked()
 		c.qmu.Unlock()
 		return err
 	}
-	l := c.link
-	if c.down {
+	if c.down || isClosed(c.link.lost) {
+		err := c.link.err
 		c.qmu.Unlock()
-		return l.err
+		return err
 	}
-	if w != nil {
-		w.link = l
-		c.pending = append(c.pending, w)
+	w.link = c.link
+	c.outq = append(c.outq, outgoing{buf, w})
+	start := !c.writing
+	if start {
+		c.writing = true
+		c.bg.Add(1)
 	}
 	c.qmu.Unlock()
-
-	var err error
-	if ctx.Done() == nil {
-		// A context that never ends needs no watcher (it costs four
-		// allocations per command).
-		_, err = l.nc.Write(buf)
-	} else {
-		stop := context.AfterFunc(ctx, func() { l.nc.SetWriteDeadline(time.Unix(1, 0)) })
-		_, err = l.nc.Write(buf)
-		if !stop() {
-			// The deadline may have been set; clear it for the next writer.
-			l.nc.SetWriteDeadline(time.Time{})
-		}
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		c.linkFailed(l, fmt.Errorf("write failed: %w", err))
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+	if start {
+		go c.writeLoop()
 	}
 	return nil
+}
+
+// writeLoop writes queued commands until none is left, in batches: what is
+// queued while one batch is written goes out with the next. It runs only
+// while there is something to write, and only one runs at a time.
+func (c *conn) writeLoop() {
+	defer c.bg.Done()
+	var batch []outgoing
+	var buf []byte
+	for {
+		c.qmu.Lock()
+		l := c.link
+		if len(c.outq) == 0 || c.closed || isClosed(l.lost) {
+			c.writing = false
+			c.qmu.Unlock()
+			return
+		}
+		batch, c.outq = c.outq, batch[:0]
+		var out []byte
+		n := 0
+		for _, o := range batch {
+			if o.w.abandoned.Load() || o.w.link != l {
+				continue // its caller gave up before it went out, or its link is gone
+			}
+			o.w.written = true
+			c.pending = append(c.pending, o.w)
+			switch n {
+			case 0:
+				out = o.buf // one command goes out without a copy
+			case 1:
+				buf = append(append(buf[:0], out...), o.buf...)
+				out = buf
+			default:
+				buf = append(buf, o.buf...)
+				out = buf
+			}
+			n++
+		}
+		c.qmu.Unlock()
+		clear(batch)
+		if n == 0 {
+			continue
+		}
+		if _, err := l.nc.Write(out); err != nil {
+			c.linkFailed(l, fmt.Errorf("write failed: %w", err))
+		}
+	}
 }
 
 // roundTrip writes one command and waits for its command/reply or
@@ -258,7 +340,7 @@ func (c *conn) roundTrip(ctx context.Context, buf []byte) (*Event, error) {
 		return nil, err
 	}
 	w := newWaiter()
-	if err := c.write(ctx, buf, w); err != nil {
+	if err := c.write(buf, w); err != nil {
 		return nil, err
 	}
 	return c.await(ctx, w)
@@ -320,35 +402,44 @@ func (c *conn) api(ctx context.Context, command string) (string, error) {
 }
 
 // bgapi runs command as a background job and waits for its BACKGROUND_JOB
-// result. The Job-UUID is chosen here and the waiter registered before the
-// command is written, so the result cannot arrive unclaimed.
+// result ("-ERR …" becomes a *CommandError).
 func (c *conn) bgapi(ctx context.Context, command string) (string, error) {
-	return c.bgapiJob(ctx, command, nil)
-}
-
-// bgapiJob is bgapi; when ctx ends before the result and late is not nil,
-// late is called with the result when it comes. late runs on the reader and
-// must not block.
-func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) (string, error) {
-	id := uuid.NewString()
-	buf, err := appendCommand(nil, "bgapi "+command, header{"Job-UUID", id})
+	ev, err := c.bgapiJob(ctx, command, nil)
 	if err != nil {
 		return "", err
 	}
+	if isErrReply(ev.body) {
+		return ev.body, &CommandError{Command: command, Reply: trimLF(ev.body)}
+	}
+	return ev.body, nil
+}
+
+// bgapiJob runs command as a background job and returns its BACKGROUND_JOB
+// event. The Job-UUID is chosen here and the job registered before the
+// command is written, so the result cannot arrive unclaimed. When ctx ends
+// before the result and late is not nil, late is called once: with the
+// result when it comes (on the reader: it must not block), or at once with
+// nil when the command never went out.
+func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) (*Event, error) {
+	id := uuid.NewString()
+	buf, err := appendCommand(nil, "bgapi "+command, header{"Job-UUID", id})
+	if err != nil {
+		return nil, err
+	}
 	if err := c.subs.needJobs(ctx); err != nil {
-		return "", err
+		return nil, err
 	}
 	job := newWaiter()
 	c.qmu.Lock()
 	if c.closed {
 		err := c.closedErrLocked()
 		c.qmu.Unlock()
-		return "", err
+		return nil, err
 	}
 	if c.down {
 		err := c.link.err
 		c.qmu.Unlock()
-		return "", err
+		return nil, err
 	}
 	job.link = c.link
 	c.jobs[id] = job
@@ -358,24 +449,46 @@ func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) 
 		delete(c.jobs, id)
 		c.qmu.Unlock()
 	}
-	reply, err := c.roundTrip(ctx, buf)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		forget()
-		return "", err
+		return nil, err
 	}
-	if r := reply.Get("Reply-Text"); isErrReply(r) {
+	w := newWaiter()
+	if err := c.write(buf, w); err != nil {
 		forget()
-		return "", &CommandError{Command: command, Reply: r}
+		return nil, err
 	}
-	ev, err := c.await(ctx, job)
+	reply, err := c.await(ctx, w)
+	if err == nil {
+		if r := reply.Get("Reply-Text"); isErrReply(r) {
+			forget()
+			return nil, &CommandError{Command: command, Reply: r}
+		}
+		reply, err = c.await(ctx, job)
+	}
 	if err != nil {
-		c.abandonJob(id, job, late)
-		return "", err
+		switch {
+		case ctx.Err() == nil:
+			forget() // the link was lost
+		case c.wasWritten(w):
+			c.abandonJob(id, job, late)
+		default:
+			forget()
+			if late != nil {
+				late(nil)
+			}
+		}
+		return nil, err
 	}
-	if isErrReply(ev.body) {
-		return ev.body, &CommandError{Command: command, Reply: trimLF(ev.body)}
-	}
-	return ev.body, nil
+	return reply, nil
+}
+
+// wasWritten reports whether w's command went out (or is going out): once
+// its caller has given up, the writer no longer sends it.
+func (c *conn) wasWritten(w *waiter) bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return w.written
 }
 
 // abandonJob gives up waiting for a job; late, if set, still gets its
@@ -383,7 +496,7 @@ func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) 
 func (c *conn) abandonJob(id string, job *waiter, late func(*Event)) {
 	c.qmu.Lock()
 	if c.jobs[id] != job {
-		// Delivered meanwhile (or the connection ended).
+		// Delivered meanwhile (or the link was lost).
 		c.qmu.Unlock()
 		select {
 		case ev := <-job.ch:
@@ -402,8 +515,34 @@ func (c *conn) abandonJob(id string, job *waiter, late func(*Event)) {
 	c.qmu.Unlock()
 }
 
+// goBackground runs f on a goroutine the connection owns: Close waits for
+// it. ctx ends when the connection does.
+func (c *conn) goBackground(f func(ctx context.Context)) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		f(c.ctx)
+	}()
+}
+
+// waitUp blocks until the link is up (at once unless a reconnecting
+// connection lost it), the connection ends, or ctx does.
+func (c *conn) waitUp(ctx context.Context) error {
+	c.qmu.Lock()
+	up := c.up
+	c.qmu.Unlock()
+	select {
+	case <-up:
+		return nil
+	case <-c.done:
+		return c.closedErr()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // shutdown ends the connection once, for cause (nil for a local Close):
-// every waiter is released, handlers' context is cancelled.
+// every waiter is released, handlers' context is cancelled, channels end.
 func (c *conn) shutdown(cause error) {
 	c.qmu.Lock()
 	if c.closed {
@@ -414,6 +553,7 @@ func (c *conn) shutdown(cause error) {
 	c.err = cause
 	c.pending = nil
 	c.jobs = nil
+	c.outq = nil
 	l := c.link
 	l.end(c.closedErrLocked())
 	c.qmu.Unlock()
@@ -427,12 +567,17 @@ func (c *conn) shutdown(cause error) {
 	c.disp.stop()
 }
 
-// close ends the connection from our side and waits for the reader. Handlers
-// already running finish on their own (their context is cancelled); no new
-// handler starts.
+// close ends the connection from our side and waits for every goroutine
+// it started: the reader, the writer, background calls and handlers
+// (whose context is cancelled). Called from a handler, it cannot wait for
+// that handler's own goroutine, so it waits for no handler.
 func (c *conn) close() error {
 	c.shutdown(nil)
 	<-c.reader
+	c.bg.Wait()
+	if !calledFromHandler() {
+		c.disp.wait()
+	}
 	return nil
 }
 

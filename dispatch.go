@@ -2,8 +2,6 @@ package genesis
 
 import (
 	"context"
-	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -18,7 +16,10 @@ type Handler func(ctx context.Context, e *Event)
 // eventObserver is library bookkeeping for one Unique-ID (a Channel). Its
 // methods run on the reader goroutine and must never block.
 type eventObserver interface {
-	observe(ev *Event)
+	// observe updates the bookkeeping from ev. What it returns, if not
+	// nil, runs on the reader once ev's handlers are queued.
+	observe(ev *Event) (then func())
+	// connEnded says the connection ended for good, for err.
 	connEnded(err error)
 }
 
@@ -67,33 +68,56 @@ func (o *observers) add(id string, ob eventObserver) (remove func(), ended error
 	}, nil
 }
 
-func (o *observers) notify(id string, ev *Event) {
+func (o *observers) notify(id string, ev *Event) (then func()) {
 	if id == "" {
-		return
+		return nil
 	}
 	var buf [4]eventObserver
 	o.mu.Lock()
 	list := append(buf[:0], o.byUUID[id]...)
 	o.mu.Unlock()
 	for _, ob := range list {
-		ob.observe(ev)
+		if f := ob.observe(ev); f != nil {
+			if then == nil {
+				then = f
+			} else {
+				prev := then
+				then = func() { prev(); f() }
+			}
+		}
 	}
+	return then
 }
 
-// closeAll tells every observer that the connection ended; observers
-// added later are told at once.
+// channel returns the Channel tracking id, nil if none.
+func (o *observers) channel(id string) *Channel {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, ob := range o.byUUID[id] {
+		if ch, ok := ob.(*Channel); ok {
+			return ch
+		}
+	}
+	return nil
+}
+
+// all returns every observer, each once.
+func (o *observers) all() []eventObserver {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []eventObserver
+	for _, list := range o.byUUID {
+		out = append(out, list...)
+	}
+	return out
+}
+
+// closeAll tells every observer that the connection ended, and forgets
+// them; observers added later are told at once (see add).
 func (o *observers) closeAll(err error) {
 	o.mu.Lock()
 	o.ended = true
 	o.err = err
-	o.mu.Unlock()
-	o.reset(err)
-}
-
-// reset tells every observer that the connection ended, for err, and
-// forgets them.
-func (o *observers) reset(err error) {
-	o.mu.Lock()
 	all := o.byUUID
 	o.byUUID = nil
 	o.mu.Unlock()
@@ -107,7 +131,7 @@ func (o *observers) reset(err error) {
 // registration is one handler registered with On (global) or for one
 // channel (scoped by Unique-ID).
 type registration struct {
-	key     string // event name, subclass, or "ALL"
+	key     string // eventKey's: an event name, a subclass's key, or "ALL"
 	uuid    string // non-empty: only this channel's events, whatever the subscription filter says
 	fn      Handler
 	removed atomic.Bool
@@ -195,7 +219,7 @@ func (r *registry) match(ev *Event, name, id string, subs *subscriptions) []*reg
 	var out []*registration
 	if id != "" {
 		for _, reg := range r.byUUID[id] {
-			if reg.key == EventAll || reg.key == name {
+			if reg.key == EventAll || reg.key == name || reg.key == eventKeyOf(ev, name) {
 				out = append(out, reg)
 			}
 		}
@@ -207,10 +231,8 @@ func (r *registry) match(ev *Event, name, id string, subs *subscriptions) []*reg
 		return out
 	}
 	var sub []*registration
-	if name == EventCustom {
-		if subclass := ev.Get("Event-Subclass"); subclass != "" {
-			sub = r.byKey[subclass]
-		}
+	if key := eventKeyOf(ev, name); key != name {
+		sub = r.byKey[key]
 	}
 	named := r.byKey[name]
 	// The lists are never modified in place (see without), so when only
@@ -224,108 +246,4 @@ func (r *registry) match(ev *Event, name, id string, subs *subscriptions) []*reg
 	out = append(out, named...)
 	out = append(out, sub...)
 	return append(out, r.all...)
-}
-
-// dispatcher runs handlers on lanes: one queue per Unique-ID (and one for
-// events without), each drained by a goroutine that exists only while the
-// queue is not empty. A slow handler holds up its own channel only.
-type dispatcher struct {
-	c       *conn
-	mu      sync.Mutex
-	lanes   map[string]*lane
-	queued  int
-	max     int
-	stopped bool
-	dropped int
-}
-
-type lane struct {
-	q []dispatchItem
-}
-
-type dispatchItem struct {
-	ev   *Event
-	regs []*registration
-}
-
-const defaultMaxQueued = 1 << 16
-
-func (d *dispatcher) init(c *conn, max int) {
-	if max <= 0 {
-		max = defaultMaxQueued
-	}
-	d.c, d.max, d.lanes = c, max, make(map[string]*lane)
-}
-
-func (d *dispatcher) enqueue(key string, ev *Event, regs []*registration) {
-	d.mu.Lock()
-	if d.stopped {
-		d.mu.Unlock()
-		return
-	}
-	if d.queued >= d.max {
-		d.dropped++
-		n := d.dropped
-		d.mu.Unlock()
-		if n == 1 || n%1000 == 0 {
-			d.c.log.Warn("genesis: handlers too slow, events dropped", "dropped", n, "queued", d.max)
-		}
-		return
-	}
-	l := d.lanes[key]
-	start := l == nil
-	if start {
-		l = &lane{}
-		d.lanes[key] = l
-	}
-	l.q = append(l.q, dispatchItem{ev, regs})
-	d.queued++
-	d.mu.Unlock()
-	if start {
-		go d.run(key, l)
-	}
-}
-
-func (d *dispatcher) run(key string, l *lane) {
-	for {
-		d.mu.Lock()
-		if d.stopped || len(l.q) == 0 {
-			d.queued -= len(l.q)
-			l.q = nil
-			delete(d.lanes, key)
-			d.mu.Unlock()
-			return
-		}
-		item := l.q[0]
-		l.q[0] = dispatchItem{}
-		l.q = l.q[1:]
-		d.queued--
-		d.mu.Unlock()
-		for _, reg := range item.regs {
-			if !reg.removed.Load() {
-				d.call(reg.fn, item.ev)
-			}
-		}
-	}
-}
-
-func (d *dispatcher) call(h Handler, ev *Event) {
-	defer func() {
-		if p := recover(); p != nil {
-			d.c.log.Error("genesis: panic in event handler", "event", ev.Name(), "panic", p, "stack", string(debug.Stack()))
-		}
-	}()
-	h(d.c.ctx, ev)
-}
-
-// stop drops queued events; running handlers finish on their own.
-func (d *dispatcher) stop() {
-	d.mu.Lock()
-	d.stopped = true
-	d.mu.Unlock()
-}
-
-// validEventKey reports whether s can name an event in On or Subscribe.
-func validEventKey(s string) bool {
-	return s != "" && !strings.ContainsAny(s, " \t\r\n\x00")
 }

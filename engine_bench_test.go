@@ -470,7 +470,7 @@ type dispatchFixture struct {
 func newDispatchFixture(tb testing.TB, frame []byte, n int, dtmf bool) *dispatchFixture {
 	tb.Helper()
 	local, peer := net.Pipe()
-	c := newConn(local, newFrameReader(local, 0), buildOptions(nil).connConfig())
+	c := newConn(local, newFrameReader(local, 0), buildDialConfig(nil).connConfig())
 	tb.Cleanup(func() { c.close(); peer.Close() })
 	ev, err := newFrameReader(bytes.NewReader(frame), 0).readFrame()
 	if err != nil {

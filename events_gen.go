@@ -193,3 +193,13 @@ const (
 	// EventAll is the event name ALL: it is not an event of its own; subscribing to it, or passing it to On, covers every event.
 	EventAll = "ALL"
 )
+
+// isEventName reports whether name, in upper case, is one of FreeSWITCH's
+// event names (ALL included).
+func isEventName(name string) bool {
+	switch name {
+	case EventCustom, EventClone, EventChannelCreate, EventChannelDestroy, EventChannelState, EventChannelCallstate, EventChannelAnswer, EventChannelHangup, EventChannelHangupComplete, EventChannelExecute, EventChannelExecuteComplete, EventChannelHold, EventChannelUnhold, EventChannelBridge, EventChannelUnbridge, EventChannelProgress, EventChannelProgressMedia, EventChannelOutgoing, EventChannelPark, EventChannelUnpark, EventChannelApplication, EventChannelOriginate, EventChannelUUID, EventAPI, EventLog, EventInboundChan, EventOutboundChan, EventStartup, EventShutdown, EventPublish, EventUnpublish, EventTalk, EventNotalk, EventSessionCrash, EventModuleLoad, EventModuleUnload, EventDTMF, EventMessage, EventPresenceIn, EventNotifyIn, EventPresenceOut, EventPresenceProbe, EventMessageWaiting, EventMessageQuery, EventRoster, EventCodec, EventBackgroundJob, EventDetectedSpeech, EventDetectedTone, EventPrivateCommand, EventHeartbeat, EventTrap, EventAddSchedule, EventDelSchedule, EventExeSchedule, EventReSchedule, EventReloadxml, EventNotify, EventPhoneFeature, EventPhoneFeatureSubscribe, EventSendMessage, EventRecvMessage, EventRequestParams, EventChannelData, EventGeneral, EventCommand, EventSessionHeartbeat, EventClientDisconnected, EventServerDisconnected, EventSendInfo, EventRecvInfo, EventRecvRTCPMessage, EventSendRTCPMessage, EventCallSecure, EventNAT, EventRecordStart, EventRecordStop, EventPlaybackStart, EventPlaybackStop, EventCallUpdate, EventFailure, EventSocketData, EventMediaBugStart, EventMediaBugStop, EventConferenceDataQuery, EventConferenceData, EventCallSetupReq, EventCallSetupResult, EventCallDetail, EventDeviceState, EventText, EventShutdownRequested, EventAll:
+		return true
+	}
+	return false
+}

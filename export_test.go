@@ -4,6 +4,10 @@ package genesis
 // internal because fakeswitch imports genesis.
 var WaitGoroutines = waitGoroutines
 
+// TestContext is the context tests wait under: the test's own, with a
+// deadline.
+var TestContext = testContext
+
 // LogMessages is a slog.Handler whose Wait waits for a message.
 type LogMessages = logMessages
 

@@ -24,64 +24,91 @@ type Inbound struct {
 }
 
 // Dial connects to FreeSWITCH at addr and authenticates with password (or,
-// with WithUser, as that user). ctx bounds the whole handshake. A refused
-// password is ErrAuth; an ACL rejection is an error carrying the server's
-// text. The password never appears in errors or logs.
-func Dial(ctx context.Context, addr, password string, opts ...Option) (*Inbound, error) {
-	o := buildOptions(opts)
-	nc, fr, err := dialAuth(ctx, addr, password, o)
+// with WithUser, as that user). ctx bounds the whole handshake, and so
+// does WithConnectTimeout (10s by default) when ctx allows longer: a port
+// that accepts and never speaks does not hang Dial. A refused password is
+// ErrAuth; an ACL rejection is an error carrying the server's text. The
+// password never appears in errors or logs, even where the server echoes
+// it.
+func Dial(ctx context.Context, addr, password string, opts ...DialOption) (*Inbound, error) {
+	cfg := buildDialConfig(opts)
+	nc, fr, err := dialAuth(ctx, addr, password, cfg)
 	if err != nil {
 		return nil, err
 	}
-	o.logger.Debug("genesis: connected", "addr", addr)
-	cfg := o.connConfig()
-	if o.reconnect {
-		cfg.backoff = o.backoff
-		cfg.redial = func(ctx context.Context) (net.Conn, *frameReader, error) {
-			return dialAuth(ctx, addr, password, o)
+	cfg.logger.Debug("genesis: connected", "addr", addr)
+	cc := cfg.connConfig()
+	if cfg.reconnect {
+		cc.backoff = cfg.backoff
+		cc.onDisconnect, cc.onReconnect = cfg.onDisconnect, cfg.onReconnect
+		cc.redial = func(ctx context.Context) (net.Conn, *frameReader, error) {
+			return dialAuth(ctx, addr, password, cfg)
 		}
 	}
-	return &Inbound{commands{newConn(nc, fr, cfg)}}, nil
+	return &Inbound{commands{newConn(nc, fr, cc)}}, nil
 }
 
-// dialAuth dials addr and runs the inbound handshake.
-func dialAuth(ctx context.Context, addr, password string, o options) (net.Conn, *frameReader, error) {
+// dialAuth dials addr and runs the inbound handshake, within the connect
+// timeout.
+func dialAuth(ctx context.Context, addr, password string, cfg dialConfig) (net.Conn, *frameReader, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
+	defer cancel()
+	op := "dial " + addr
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("genesis: dial %s: %w", addr, err)
+		return nil, nil, opErr(op, err)
 	}
-	fr, err := authenticate(ctx, nc, password, o)
+	fr, err := authenticate(ctx, nc, password, cfg)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("genesis: dial %s: %w", addr, err)
+		return nil, nil, opErr(op, redact(err, password))
 	}
 	return nc, fr, nil
 }
 
+// redact keeps the password out of an error: a server that echoes it (in
+// an -ERR reply, a rejection text, a malformed line quoted in a
+// ProtocolError) must not put it in the caller's logs. The error keeps its
+// kind (errors.Is ErrAuth, errors.As *ProtocolError) with the text redacted.
+func redact(err error, password string) error {
+	if password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	scrub := func(s string) string { return strings.ReplaceAll(s, password, "[redacted]") }
+	var pe *ProtocolError
+	switch {
+	case errors.Is(err, ErrAuth):
+		return &reasonError{err: ErrAuth, reason: "the reply quoted the password and is withheld"}
+	case errors.As(err, &pe):
+		return &ProtocolError{Reason: scrub(pe.Reason)}
+	}
+	return errors.New(scrub(err.Error()))
+}
+
 // authenticate runs the inbound handshake: auth/request, auth, +OK.
-func authenticate(ctx context.Context, nc net.Conn, password string, o options) (*frameReader, error) {
-	if strings.ContainsAny(password, "\r\n\x00") || strings.ContainsAny(o.user, " \r\n\x00") {
-		return nil, fmt.Errorf("password or user contains a line break or NUL: %w", ErrInvalidCommand)
+func authenticate(ctx context.Context, nc net.Conn, password string, cfg dialConfig) (*frameReader, error) {
+	if strings.ContainsAny(password, "\r\n\x00") || strings.ContainsAny(cfg.user, " \r\n\x00") {
+		return nil, errInvalid("password or user contains a line break or NUL")
 	}
 	stop := watchDeadline(ctx, nc)
 	defer stop()
 
-	fr := newFrameReader(nc, o.maxFrameSize)
+	fr := newFrameReader(nc, cfg.maxFrameSize)
 	ev, err := fr.readFrame()
 	if err != nil {
 		return nil, handshakeErr(ctx, "waiting for auth/request", err)
 	}
 	switch ev.contentType {
-	case "auth/request":
-	case "text/rude-rejection":
-		return nil, fmt.Errorf("rejected by server: %s", trimLF(ev.body))
+	case ctAuthRequest:
+	case ctRudeRejection:
+		return nil, &reasonError{err: ErrAuth, reason: "rejected by server: " + trimLF(ev.body)}
 	default:
 		return nil, &ProtocolError{Reason: fmt.Sprintf("expected auth/request, got %q", ev.contentType)}
 	}
 	cmd := "auth " + password
-	if o.user != "" {
-		cmd = "userauth " + o.user + ":" + password
+	if cfg.user != "" {
+		cmd = "userauth " + cfg.user + ":" + password
 	}
 	if _, err := nc.Write([]byte(cmd + "\n\n")); err != nil {
 		return nil, handshakeErr(ctx, "sending auth", err)
@@ -91,13 +118,13 @@ func authenticate(ctx context.Context, nc net.Conn, password string, o options) 
 		if err != nil {
 			return nil, handshakeErr(ctx, "waiting for the auth reply", err)
 		}
-		if ev.contentType == "command/reply" {
+		if ev.contentType == ctCommandReply {
 			break
 		}
 	}
 	reply := ev.Get("Reply-Text")
 	if !strings.HasPrefix(reply, "+OK") {
-		return nil, fmt.Errorf("%w (%s)", ErrAuth, reply)
+		return nil, &reasonError{err: ErrAuth, reason: reply}
 	}
 	return fr, nil
 }
@@ -126,8 +153,10 @@ func handshakeErr(ctx context.Context, step string, err error) error {
 }
 
 // Close ends the connection: pending calls return ErrClosed, handlers'
-// context is cancelled and the reader goroutine has ended when Close
-// returns. It is idempotent; a second call returns nil.
+// context is cancelled, and every goroutine the connection started (its
+// reader and writer, handlers included) has ended when Close returns;
+// called from a handler, it does not wait for handlers. It is idempotent;
+// a second call returns nil.
 func (c *Inbound) Close() error { return c.c.close() }
 
 // Done is closed when the connection has ended, by Close or on its own

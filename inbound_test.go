@@ -30,7 +30,7 @@ func TestDialAuthenticates(t *testing.T) {
 		}
 		done <- err
 	}()
-	body, err := c.API(t.Context(), "status")
+	body, err := c.API(testContext(t), "status")
 	is.NoErr(err)
 	is.NoErr(<-done)
 	is.Equal(body, "UP 0 years\n") // api body as sent
@@ -42,7 +42,7 @@ func TestDialWithUser(t *testing.T) {
 	s := newScriptServer(t)
 	res := make(chan error, 1)
 	go func() {
-		c, err := Dial(t.Context(), s.addr(), "secret", WithUser("1000@default"))
+		c, err := Dial(testContext(t), s.addr(), "secret", WithUser("1000@default"))
 		if err == nil {
 			c.Close()
 		}
@@ -63,7 +63,7 @@ func TestDialWrongPassword(t *testing.T) {
 	s := newScriptServer(t)
 	res := make(chan error, 1)
 	go func() {
-		_, err := Dial(t.Context(), s.addr(), "hunter2")
+		_, err := Dial(testContext(t), s.addr(), "hunter2")
 		res <- err
 	}()
 	sc := s.accept(t)
@@ -82,14 +82,14 @@ func TestDialRudeRejection(t *testing.T) {
 	s := newScriptServer(t)
 	res := make(chan error, 1)
 	go func() {
-		_, err := Dial(t.Context(), s.addr(), "ClueCon")
+		_, err := Dial(testContext(t), s.addr(), "ClueCon")
 		res <- err
 	}()
 	sc := s.accept(t)
 	sc.write(frameRude + frameGoodbye)
 	sc.nc.Close()
 	err := <-res
-	is.True(err != nil)
+	is.True(errors.Is(err, ErrAuth))                                  // not let in
 	is.True(strings.Contains(err.Error(), "Access Denied, go away.")) // the server's own words
 }
 
@@ -97,7 +97,7 @@ func TestDialContextCoversHandshake(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	s := newScriptServer(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testContext(t), 50*time.Millisecond)
 	defer cancel()
 	_, err := Dial(ctx, s.addr(), "ClueCon")          // the server never greets
 	is.True(errors.Is(err, context.DeadlineExceeded)) // the handshake honours ctx
@@ -109,7 +109,7 @@ func TestPasswordWithNewlineIsRefused(t *testing.T) {
 	s := newScriptServer(t)
 	res := make(chan error, 1)
 	go func() {
-		_, err := Dial(t.Context(), s.addr(), "x\n\napi status")
+		_, err := Dial(testContext(t), s.addr(), "x\n\napi status")
 		res <- err
 	}()
 	sc := s.accept(t)
@@ -126,7 +126,7 @@ func TestAPIErrorIsCommandError(t *testing.T) {
 		sc.readCommand()
 		sc.write(frameAPI("-ERR nosuchcommand Command not found!\n"))
 	}()
-	_, err := c.API(t.Context(), "nosuchcommand")
+	_, err := c.API(testContext(t), "nosuchcommand")
 	var ce *CommandError
 	is.True(errors.As(err, &ce))                                // -ERR is a *CommandError
 	is.Equal(ce.Reply, "-ERR nosuchcommand Command not found!") // reply text without LF
@@ -138,15 +138,15 @@ func TestCommandInjectionIsRefused(t *testing.T) {
 	is := is.New(t)
 	c, sc := dialScripted(t, newScriptServer(t))
 	for _, cmd := range []string{"status\n\napi uuid_kill x", "status\r", "sta\x00tus"} {
-		_, err := c.API(t.Context(), cmd)
+		_, err := c.API(testContext(t), cmd)
 		is.True(errors.Is(err, ErrInvalidCommand)) // newline, CR or NUL
-		_, err = c.Send(t.Context(), cmd)
+		_, err = c.Send(testContext(t), cmd)
 		is.True(errors.Is(err, ErrInvalidCommand))
-		_, err = c.BGAPI(t.Context(), cmd)
+		_, err = c.BGAPI(testContext(t), cmd)
 		is.True(errors.Is(err, ErrInvalidCommand))
 	}
 	// Nothing reached the wire: the next thing the server reads is this.
-	go c.API(context.Background(), "status")
+	go c.API(testContext(t), "status")
 	cmd, err := sc.readCommand()
 	is.NoErr(err)
 	is.Equal(cmd, "api status\n") // the refused commands left no bytes behind
@@ -180,7 +180,7 @@ func TestConcurrentAPIRepliesReachTheirCallers(t *testing.T) {
 			defer wg.Done()
 			for i := range calls {
 				tag := fmt.Sprintf("%d-%d", w, i)
-				got, err := c.API(context.Background(), "echo "+tag)
+				got, err := c.API(testContext(t), "echo "+tag)
 				mu.Lock()
 				if err != nil {
 					failed++
@@ -203,7 +203,7 @@ func TestCancelledCallerDoesNotShiftReplies(t *testing.T) {
 	is := is.New(t)
 	c, sc := dialScripted(t, newScriptServer(t))
 
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(testContext(t))
 	first := make(chan error, 1)
 	go func() {
 		_, err := c.API(ctx, "slow")
@@ -216,7 +216,7 @@ func TestCancelledCallerDoesNotShiftReplies(t *testing.T) {
 
 	second := make(chan string, 1)
 	go func() {
-		body, _ := c.API(t.Context(), "fast")
+		body, _ := c.API(testContext(t), "fast")
 		second <- body
 	}()
 	cmd, _ = sc.readCommand()
@@ -233,7 +233,7 @@ func TestDisconnectReleasesEveryWaiter(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			_, err := c.API(context.Background(), "status")
+			_, err := c.API(testContext(t), "status")
 			errs <- err
 		}()
 	}
@@ -246,7 +246,7 @@ func TestDisconnectReleasesEveryWaiter(t *testing.T) {
 	}
 	<-c.Done()
 	is.True(errors.Is(c.Err(), ErrClosed)) // Err says why
-	_, err := c.API(context.Background(), "status")
+	_, err := c.API(testContext(t), "status")
 	is.True(errors.Is(err, ErrClosed)) // later calls fail at once
 }
 
@@ -275,7 +275,7 @@ func TestBGAPIWaitsForItsJob(t *testing.T) {
 			return nil
 		}()
 	}()
-	body, err := c.BGAPI(t.Context(), "status")
+	body, err := c.BGAPI(testContext(t), "status")
 	is.NoErr(err)
 	is.NoErr(<-errc)
 	is.Equal(body, "UP 0 years\n") // the job's own result
@@ -289,7 +289,7 @@ func TestHandlersSeeOnlySubscribedEventsInOrder(t *testing.T) {
 		sc.readCommand()
 		sc.write(frameReply("+OK event listener enabled plain"))
 	}()
-	is.NoErr(c.Subscribe(t.Context(), "CHANNEL_STATE"))
+	is.NoErr(c.Subscribe(testContext(t), "CHANNEL_STATE"))
 
 	got := make(chan string, 100)
 	c.On("ALL", func(ctx context.Context, e *Event) { got <- e.Name() + " " + e.Get("Channel-State") })
@@ -324,7 +324,7 @@ func TestHandlerCanCallAPI(t *testing.T) {
 		}
 		got <- body
 	})
-	is.NoErr(c.Subscribe(t.Context(), "HEARTBEAT"))
+	is.NoErr(c.Subscribe(testContext(t), "HEARTBEAT"))
 	is.Equal(<-got, "from handler: api status\n") // no deadlock
 }
 
@@ -345,7 +345,7 @@ func TestPanickingHandlerLeavesConnectionAlive(t *testing.T) {
 		}
 		got <- e.Get("n")
 	})
-	is.NoErr(c.Subscribe(t.Context(), "HEARTBEAT"))
+	is.NoErr(c.Subscribe(testContext(t), "HEARTBEAT"))
 	is.Equal(<-got, "2") // the next event is still handled
 	select {
 	case <-c.Done():
@@ -374,7 +374,7 @@ func TestRemoveFromInsideHandler(t *testing.T) {
 		remove() // idempotent
 	})
 	c.On("HEARTBEAT", func(ctx context.Context, e *Event) { all <- e.Get("n") })
-	is.NoErr(c.Subscribe(t.Context(), "HEARTBEAT"))
+	is.NoErr(c.Subscribe(testContext(t), "HEARTBEAT"))
 	for range 3 {
 		<-all
 	}
@@ -388,7 +388,7 @@ func TestCloseIsIdempotentAndEndsGoroutines(t *testing.T) {
 	c, _ := dialScripted(t, s)
 	is.NoErr(c.Close())
 	is.NoErr(c.Close()) // a second Close returns nil
-	_, err := c.API(context.Background(), "status")
+	_, err := c.API(testContext(t), "status")
 	is.True(errors.Is(err, ErrClosed))
 	is.NoErr(c.Err()) // Err is nil after Close
 	waitGoroutines(t, before)
@@ -416,7 +416,7 @@ func TestMalformedFrameClosesConnection(t *testing.T) {
 	c, sc := dialScripted(t, newScriptServer(t), WithMaxFrameSize(1<<10))
 	res := make(chan error, 1)
 	go func() {
-		_, err := c.API(context.Background(), "status")
+		_, err := c.API(testContext(t), "status")
 		res <- err
 	}()
 	sc.readCommand()

@@ -23,46 +23,38 @@ type SessionHandler func(ctx context.Context, s *Session)
 type Outbound struct {
 	handler SessionHandler
 	addr    string
-	opts    options
+	cfg     serverConfig
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	bound     net.Addr
-	boundCh   chan struct{}
-	conns     map[*conn]struct{}
-	closing   bool
-	active    sync.WaitGroup
-	live      atomic.Int64
-	refused   atomic.Int64
+	mu         sync.Mutex
+	listeners  map[net.Listener]struct{}
+	bound      net.Addr
+	conns      map[*conn]struct{}
+	handshakes map[net.Conn]struct{} // connections still in the connect handshake
+	closing    bool
+	active     sync.WaitGroup
+	live       atomic.Int64
+	refused    atomic.Int64
 }
 
 // NewOutbound returns a server that will listen on addr (host:port) and run
-// handler for every call. Options: WithLogger, WithConnectTimeout,
-// WithMaxSessions, WithEventBuffer, WithMaxFrameSize.
-func NewOutbound(handler SessionHandler, addr string, opts ...Option) *Outbound {
+// handler for every call. In tests, listen first and call Serve, so the
+// address is known before any call comes:
+//
+//	l, err := net.Listen("tcp", "127.0.0.1:0")
+//	…
+//	go server.Serve(ctx, l) // l.Addr() is the address to give the dialplan
+func NewOutbound(handler SessionHandler, addr string, opts ...ServerOption) *Outbound {
 	if handler == nil {
 		panic("genesis: NewOutbound: nil handler")
 	}
 	return &Outbound{
-		handler:   handler,
-		addr:      addr,
-		opts:      buildOptions(opts),
-		listeners: make(map[net.Listener]struct{}),
-		boundCh:   make(chan struct{}),
-		conns:     make(map[*conn]struct{}),
+		handler:    handler,
+		addr:       addr,
+		cfg:        buildServerConfig(opts),
+		listeners:  make(map[net.Listener]struct{}),
+		conns:      make(map[*conn]struct{}),
+		handshakes: make(map[net.Conn]struct{}),
 	}
-}
-
-// WithConnectTimeout bounds an outbound connection's set-up (connect and
-// the subscription commands). The default is 10s.
-func WithConnectTimeout(d time.Duration) Option {
-	return func(o *options) { o.connectTimeout = d }
-}
-
-// WithMaxSessions caps concurrent sessions on an Outbound server; further
-// connections are closed at once (and counted by Refused). 0 means no cap.
-func WithMaxSessions(n int) Option {
-	return func(o *options) { o.maxSessions = n }
 }
 
 // ListenAndServe listens on the server's address and serves until ctx ends
@@ -72,7 +64,7 @@ func (o *Outbound) ListenAndServe(ctx context.Context) error {
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", o.addr)
 	if err != nil {
-		return fmt.Errorf("genesis: listen %s: %w", o.addr, err)
+		return opErr("listen "+o.addr, err)
 	}
 	return o.Serve(ctx, l)
 }
@@ -90,7 +82,6 @@ func (o *Outbound) Serve(ctx context.Context, l net.Listener) error {
 	o.listeners[l] = struct{}{}
 	if o.bound == nil {
 		o.bound = l.Addr()
-		close(o.boundCh)
 	}
 	o.mu.Unlock()
 
@@ -117,7 +108,7 @@ func (o *Outbound) Serve(ctx context.Context, l net.Listener) error {
 			}
 			if ne, ok := err.(interface{ Temporary() bool }); ok && ne.Temporary() {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				o.opts.logger.Warn("genesis: accept error; retrying", "err", err, "delay", delay)
+				o.cfg.logger.Warn("genesis: accept error; retrying", "err", err, "delay", delay)
 				select {
 				case <-time.After(delay):
 					continue
@@ -125,12 +116,12 @@ func (o *Outbound) Serve(ctx context.Context, l net.Listener) error {
 					continue
 				}
 			}
-			return fmt.Errorf("genesis: accept: %w", err)
+			return opErr("accept", err)
 		}
 		delay = 0
 		if !o.admit() {
 			o.refused.Add(1)
-			o.opts.logger.Warn("genesis: too many sessions; connection refused", "remote", nc.RemoteAddr())
+			o.cfg.logger.Warn("genesis: too many sessions; connection refused", "remote", nc.RemoteAddr())
 			nc.Close()
 			continue
 		}
@@ -143,7 +134,7 @@ func (o *Outbound) Serve(ctx context.Context, l net.Listener) error {
 func (o *Outbound) admit() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closing || (o.opts.maxSessions > 0 && o.live.Load() >= int64(o.opts.maxSessions)) {
+	if o.closing || (o.cfg.maxSessions > 0 && o.live.Load() >= int64(o.cfg.maxSessions)) {
 		return false
 	}
 	o.live.Add(1)
@@ -158,7 +149,8 @@ func (o *Outbound) isClosing() bool {
 }
 
 // Addr returns the address the server listens on, once it is listening
-// (nil before).
+// (nil before: ListenAndServe binds on its own goroutine, so a test that
+// needs the address at once listens itself and calls Serve).
 func (o *Outbound) Addr() net.Addr {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -170,8 +162,9 @@ func (o *Outbound) Addr() net.Addr {
 func (o *Outbound) Refused() int64 { return o.refused.Load() }
 
 // Shutdown stops accepting calls and waits for running handlers to return.
-// When ctx ends first, it closes the remaining sessions (their handlers'
-// contexts end) and returns ctx's error once they have returned.
+// When ctx ends first, it closes the remaining sessions and the
+// connections still in their handshake (handlers' contexts end) and
+// returns ctx's error once the handlers have returned.
 func (o *Outbound) Shutdown(ctx context.Context) error {
 	o.mu.Lock()
 	o.closing = true
@@ -200,6 +193,9 @@ func (o *Outbound) closeConns() {
 	for c := range o.conns {
 		conns = append(conns, c)
 	}
+	for nc := range o.handshakes {
+		nc.Close() // its handshake fails at once
+	}
 	o.mu.Unlock()
 	for _, c := range conns {
 		c.close()
@@ -209,13 +205,19 @@ func (o *Outbound) closeConns() {
 func (o *Outbound) serveConn(ctx context.Context, nc net.Conn) {
 	defer o.active.Done()
 	defer o.live.Add(-1)
-	log := o.opts.logger.With("remote", nc.RemoteAddr().String())
+	log := o.cfg.logger.With("remote", nc.RemoteAddr().String())
 
 	hctx, end := context.WithCancel(ctx)
 	defer end()
-	setupCtx, cancel := context.WithTimeout(ctx, o.opts.connectTimeout)
+	o.mu.Lock()
+	o.handshakes[nc] = struct{}{}
+	o.mu.Unlock()
+	setupCtx, cancel := context.WithTimeout(ctx, o.cfg.connectTimeout)
 	s, err := o.connect(setupCtx, nc, end)
 	cancel()
+	o.mu.Lock()
+	delete(o.handshakes, nc)
+	o.mu.Unlock()
 	if err != nil {
 		log.Warn("genesis: outbound session set-up failed", "err", err)
 		nc.Close()
@@ -246,7 +248,7 @@ func (o *Outbound) serveConn(ctx context.Context, nc net.Conn) {
 // subscribe to the call's events and linger so the hangup events arrive.
 func (o *Outbound) connect(ctx context.Context, nc net.Conn, end context.CancelFunc) (*Session, error) {
 	stop := watchDeadline(ctx, nc)
-	fr := newFrameReaderSize(nc, o.opts.maxFrameSize, sessionBufferSize)
+	fr := newFrameReaderSize(nc, o.cfg.maxFrameSize, sessionBufferSize)
 	if _, err := nc.Write([]byte("connect\n\n")); err != nil {
 		stop()
 		return nil, handshakeErr(ctx, "sending connect", err)
@@ -257,7 +259,7 @@ func (o *Outbound) connect(ctx context.Context, nc net.Conn, end context.CancelF
 	if err != nil {
 		return nil, handshakeErr(ctx, "waiting for channel data", err)
 	}
-	if data.contentType != "command/reply" || !strings.HasPrefix(data.Get("Reply-Text"), "+OK") {
+	if data.contentType != ctCommandReply || !strings.HasPrefix(data.Get("Reply-Text"), "+OK") {
 		return nil, &ProtocolError{Reason: fmt.Sprintf("connect reply: %s %q", data.contentType, data.Get("Reply-Text"))}
 	}
 	id := data.Get("Unique-ID")
@@ -265,16 +267,13 @@ func (o *Outbound) connect(ctx context.Context, nc net.Conn, end context.CancelF
 		return nil, &ProtocolError{Reason: "connect reply carries no Unique-ID"}
 	}
 	s := &Session{uuid: id, data: data, end: end}
-	cfg := o.opts.connConfig()
+	cfg := o.cfg.connConfig()
 	cfg.notice = s.onNotice
 	c := newConn(nc, fr, cfg)
 	s.commands = commands{c}
-	state, err := ParseChannelState(data.Get("Channel-State"))
-	if err != nil {
-		state = StateNew
-	}
-	s.channel = newChannel(c, id, state)
+	s.channel = newChannel(c, id, StateNew)
 	s.channel.ownLeg = true
+	s.channel.refresh(data)
 	if err := c.subs.session(ctx, id); err != nil {
 		c.close()
 		return nil, err

@@ -141,10 +141,10 @@ func TestOutboundSyncSocketMode(t *testing.T) {
 		errs <- ch.Playback(ctx, "ivr/ivr-welcome.wav")
 		errs <- ch.Hangup(ctx, genesis.CauseNormalClearing)
 	})
-	client, err := genesis.Dial(t.Context(), srv.Addr(), srv.Password())
+	client, err := genesis.Dial(genesis.TestContext(t), srv.Addr(), srv.Password())
 	is.NoErr(err)
 	defer client.Close()
-	_, err = client.API(t.Context(), fmt.Sprintf("originate user/1000 &socket(%s full)", addr))
+	_, err = client.API(genesis.TestContext(t), fmt.Sprintf("originate user/1000 &socket(%s full)", addr))
 	is.NoErr(err)
 	is.Equal(<-modes, "static") // FreeSWITCH's name for sync mode
 	for range 3 {

@@ -20,16 +20,22 @@ type Protocol interface {
 	// for other commands and events meanwhile.
 	BGAPI(ctx context.Context, command string) (string, error)
 	// Subscribe asks for events by name ("CHANNEL_ANSWER", "ALL", or a
-	// CUSTOM subclass such as "sofia::register"). Subscriptions accumulate.
+	// CUSTOM subclass such as "sofia::register"). Names are matched
+	// without regard to case, as FreeSWITCH does; an unknown name is
+	// refused with ErrInvalidCommand. Subscriptions accumulate.
 	Subscribe(ctx context.Context, events ...string) error
 	// Filter narrows the events handlers receive to those whose header
 	// matches value (FreeSWITCH's filter semantics: filters are OR'ed, a
-	// "-" prefix excludes, "/…/" is a regular expression).
+	// "-" prefix excludes, a value starting with "/" is a regular
+	// expression "/re/" or "/re/i").
 	Filter(ctx context.Context, header, value string) error
 	// On registers h for events of one name ("ALL" for every event, or a
 	// CUSTOM subclass) among those subscribed to. remove unregisters it;
 	// it is idempotent and safe to call from inside a handler.
 	On(event string, h Handler) (remove func())
+	// Dropped returns how many events were dropped because the handlers of
+	// their channel were too slow (see WithEventBuffer).
+	Dropped() uint64
 
 	engine() *conn
 }
@@ -68,17 +74,26 @@ func (p commands) Subscribe(ctx context.Context, events ...string) error {
 }
 
 // Filter adds a FreeSWITCH event filter: from now on handlers registered
-// with On receive only events that pass the filters added so far.
+// with On receive only events that pass the filters added so far. A
+// regular expression FreeSWITCH would reject, or Go could not check, is
+// refused with ErrInvalidCommand.
 func (p commands) Filter(ctx context.Context, header, value string) error {
 	return p.c.subs.userFilter(ctx, header, value)
 }
 
 // On registers h for subscribed events named event ("ALL" for all, or a
-// CUSTOM subclass). An invalid name panics, as registering a nil handler
-// does: both are programming errors.
+// CUSTOM subclass holding "::"); names match without regard to case. An
+// unknown name panics, as registering a nil handler does: both are
+// programming errors.
 func (p commands) On(event string, h Handler) (remove func()) {
-	if !validEventKey(event) || h == nil {
-		panic(fmt.Sprintf("genesis: On(%q): invalid event name or nil handler", event))
+	key, err := eventKey(event)
+	if err != nil || h == nil {
+		panic(fmt.Sprintf("genesis: On(%q): unknown event name or nil handler", event))
 	}
-	return p.c.reg.add(&registration{key: event, fn: h})
+	return p.c.reg.add(&registration{key: key, fn: h})
 }
+
+// Dropped returns how many events were dropped, over the connection's
+// life, because the handlers of their channel were too slow to take them
+// (see WithEventBuffer); drops are also logged, at most once a second.
+func (p commands) Dropped() uint64 { return p.c.disp.dropped.Load() }

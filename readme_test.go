@@ -77,7 +77,7 @@ func containsRun(hay, needle []string) bool {
 func TestFakeswitchQuickStart(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := genesis.TestContext(t)
 	srv := fakeswitch.StartT(t) // closed when the test ends
 	client, err := genesis.Dial(ctx, srv.Addr(), srv.Password())
 	is.NoErr(err)

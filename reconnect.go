@@ -1,42 +1,21 @@
 package genesis
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"time"
 )
 
-// WithReconnect makes an Inbound connection survive the loss of its
-// network connection (FreeSWITCH restarted, a network fault): Dial's
-// client redials, first after first and then backing off up to longest
-// between attempts, until it is back or Close is called. A refused
-// password, or a subscription or filter the switch now refuses, ends it
-// for good.
-//
-// What the loss breaks is reported, not hidden: calls in flight, and API,
-// BGAPI and Send calls made while it is down, fail with an error wrapping
-// ErrClosed; Channels on the lost connection end (their calls may well
-// live on in FreeSWITCH, but their events are lost). What the client set
-// up is restored before any other command goes out: its Subscribe and
-// Filter calls (one made meanwhile waits for that), and the library's own
-// subscriptions. Handlers registered with On stay, their context stays
-// valid, and Done is closed only when the client ends for good. Commands
-// sent with Send that change the connection's state ("event json …",
-// "myevents", "filter …") are not replayed.
-func WithReconnect(first, longest time.Duration) Option {
-	first = max(first, time.Millisecond)
-	return func(o *options) {
-		o.reconnect = true
-		o.backoff = [2]time.Duration{first, max(first, longest)}
-	}
-}
-
 // linkFailed handles a write that failed on l: the link cannot be trusted,
-// as part of a command may be on the wire. Without reconnecting the
-// connection ends now; otherwise closing the link makes the reader notice
-// and reconnect.
+// as part of a command may be on the wire. Its waiters fail now. Without
+// reconnecting the connection ends; otherwise closing the link makes the
+// reader notice and reconnect.
 func (c *conn) linkFailed(l *link, cause error) {
+	c.qmu.Lock()
+	l.end(fmt.Errorf("%w: connection lost: %w", ErrClosed, cause))
+	c.qmu.Unlock()
 	if c.redial == nil {
 		c.shutdown(cause)
 		return
@@ -44,10 +23,12 @@ func (c *conn) linkFailed(l *link, cause error) {
 	l.nc.Close()
 }
 
-// reconnect replaces the lost link with a new one. It runs on the reader,
-// the only goroutine that reads from a link, and returns nil once the new
-// link is up with the subscriptions replayed, or why the connection must
-// end (Close was called, the password or a replayed command was refused).
+// reconnect replaces the lost link with a new one (WithReconnect tells
+// what that promises). It runs on the reader, the only goroutine that
+// reads from a link, and returns nil once the new link is up with the
+// subscriptions replayed and the tracked channels brought up to date, or
+// why the connection must end (Close was called, the password or a
+// replayed command was refused).
 func (c *conn) reconnect(cause error) error {
 	c.qmu.Lock()
 	if c.closed {
@@ -56,16 +37,23 @@ func (c *conn) reconnect(cause error) error {
 	}
 	old := c.link
 	c.down = true
+	c.up = make(chan struct{})
 	// Waiters on the old link fail now: their replies will never come.
 	old.end(fmt.Errorf("%w: connection lost: %w", ErrClosed, cause))
+	lost := old.err
 	c.pending = nil
+	c.outq = nil
 	c.jobs = make(map[string]*waiter)
 	c.qmu.Unlock()
 	old.nc.Close()
 	c.log.Warn("genesis: connection lost, reconnecting", "err", cause)
 
-	// Channels end: what happened to their calls meanwhile is unknown.
-	c.obs.reset(old.err)
+	for _, ch := range c.channels() {
+		ch.linkLost(lost)
+	}
+	if fn := c.onDisconnect; fn != nil {
+		c.disp.callback(func() { fn(cause) })
+	}
 	// No user update of the subscriptions runs until the new link has
 	// them all: one that started on the old link fails, as its command
 	// does.
@@ -75,13 +63,16 @@ func (c *conn) reconnect(cause error) error {
 	defer c.subs.unlock()
 
 	wait := c.backoff[0]
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return cause
-		case <-time.After(wait):
+		case <-timer.C:
 		}
 		wait = min(2*wait, c.backoff[1])
+		timer.Reset(wait)
 		nc, fr, err := c.redial(c.ctx)
 		if err != nil {
 			if errors.Is(err, ErrAuth) || c.ctx.Err() != nil {
@@ -90,7 +81,8 @@ func (c *conn) reconnect(cause error) error {
 			c.log.Debug("genesis: reconnect failed", "err", err)
 			continue
 		}
-		if err := c.replay(nc, fr); err != nil {
+		gone, err := c.restore(nc, fr)
+		if err != nil {
 			nc.Close()
 			if c.ctx.Err() != nil {
 				return cause
@@ -102,56 +94,139 @@ func (c *conn) reconnect(cause error) error {
 				// user's handlers other events than they asked for.
 				return fmt.Errorf("reconnecting: restoring subscriptions: %w", err)
 			}
-			c.log.Debug("genesis: restoring subscriptions failed", "err", err)
+			c.log.Debug("genesis: restoring the connection failed", "err", err)
 			continue
 		}
-		c.wmu.Lock()
 		c.qmu.Lock()
 		if c.closed {
 			c.qmu.Unlock()
-			c.wmu.Unlock()
 			nc.Close()
 			return cause
 		}
 		c.link = newLink(nc)
 		c.down = false
 		c.fr = fr
+		close(c.up)
 		c.qmu.Unlock()
-		c.wmu.Unlock()
+		for _, ch := range gone {
+			ch.endedMeanwhile()
+		}
 		c.log.Info("genesis: reconnected")
+		if fn := c.onReconnect; fn != nil {
+			c.disp.callback(fn)
+		}
 		return nil
 	}
 }
 
-// replay sends the subscriptions and filters the connection had to a new
-// link, before any other command can use it, and reads the replies itself:
-// no other goroutine reads the link yet. Events that arrive meanwhile are
-// routed as usual.
-func (c *conn) replay(nc net.Conn, fr *frameReader) error {
-	stop := watchDeadline(c.ctx, nc)
-	defer stop()
-	c.subs.serverLost() // including what an earlier, failed replay recorded
-	for _, step := range c.subs.replaySteps() {
-		cmd := step.command()
-		if _, err := nc.Write([]byte(cmd + "\n\n")); err != nil {
-			return err
-		}
-		for {
-			ev, err := fr.readFrame()
-			if err != nil {
-				return err
-			}
-			if ev.contentType == ctCommandReply {
-				if r := ev.Get("Reply-Text"); isErrReply(r) {
-					return &CommandError{Command: cmd, Reply: r}
-				}
-				c.subs.replayed(step)
-				break
-			}
-			if ev.contentType == ctEventPlain || ev.contentType == ctEventJSON || ev.contentType == ctEventXML {
-				c.route(ev)
-			}
+// channels returns the Channels the connection tracks.
+func (c *conn) channels() []*Channel {
+	var out []*Channel
+	for _, ob := range c.obs.all() {
+		if ch, ok := ob.(*Channel); ok {
+			out = append(out, ch)
 		}
 	}
-	return nil
+	return out
+}
+
+// restore gives a new link what the lost one had, before any other command
+// can use it: the subscriptions and filters, then the state of every
+// tracked channel (uuid_dump). It reads the replies itself, as no other
+// goroutine reads the link yet; events that arrive meanwhile are routed as
+// usual. It returns the channels FreeSWITCH no longer has.
+func (c *conn) restore(nc net.Conn, fr *frameReader) (gone []*Channel, err error) {
+	stop := watchDeadline(c.ctx, nc)
+	defer stop()
+	c.subs.serverLost() // including what an earlier, failed attempt recorded
+	for _, step := range c.subs.replaySteps() {
+		cmd := step.command()
+		reply, err := c.exchange(nc, fr, cmd)
+		if err != nil {
+			return nil, err
+		}
+		if r := reply.Get("Reply-Text"); isErrReply(r) {
+			return nil, &CommandError{Command: cmd, Reply: r}
+		}
+		c.subs.replayed(step)
+	}
+	// One round trip for all: the dumps are written back to back.
+	chans := c.channels()
+	var batch []byte
+	for _, ch := range chans {
+		batch = append(batch, "api uuid_dump "+ch.uuid+"\n\n"...)
+	}
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	if _, err := nc.Write(batch); err != nil {
+		return nil, err
+	}
+	for _, ch := range chans {
+		reply, err := c.readReply(fr)
+		if err != nil {
+			return nil, err
+		}
+		if isErrReply(reply.body) {
+			if isGoneReply(reply.body) {
+				gone = append(gone, ch)
+			}
+			continue
+		}
+		if ev, err := parseDump(reply.body); err == nil {
+			ch.linkBack(ev)
+		}
+	}
+	return gone, nil
+}
+
+// exchange writes one command to a link nobody else uses yet and reads its
+// reply.
+func (c *conn) exchange(nc net.Conn, fr *frameReader, cmd string) (*Event, error) {
+	if _, err := nc.Write([]byte(cmd + "\n\n")); err != nil {
+		return nil, err
+	}
+	return c.readReply(fr)
+}
+
+// readReply reads frames until a reply, routing the events before it.
+func (c *conn) readReply(fr *frameReader) (*Event, error) {
+	for {
+		ev, err := fr.readFrame()
+		if err != nil {
+			return nil, err
+		}
+		switch ev.contentType {
+		case ctCommandReply, ctAPIResponse:
+			return ev, nil
+		case ctEventPlain, ctEventJSON, ctEventXML:
+			c.route(ev)
+		}
+	}
+}
+
+// linkBack brings the channel up to date once the link is back, from a
+// uuid_dump of it; a leg its CreateChannel gave up on is hung up.
+func (ch *Channel) linkBack(dump *Event) {
+	ch.refresh(dump)
+	ch.mu.Lock()
+	kill := ch.abandoned && !ch.hungUp
+	ch.mu.Unlock()
+	if kill {
+		ch.c.goBackground(func(ctx context.Context) {
+			ch.c.api(ctx, "uuid_kill "+ch.uuid+" "+CauseOriginatorCancel.String())
+		})
+	}
+}
+
+// endedMeanwhile ends a channel that FreeSWITCH no longer has after a
+// reconnect: it ended while the link was down, and its cause is lost
+// unless an event told it before.
+func (ch *Channel) endedMeanwhile() {
+	ch.mu.Lock()
+	after := ch.endLocked(nil)
+	ch.mu.Unlock()
+	if after != nil {
+		after()
+	}
 }

@@ -59,7 +59,7 @@ func (c *scriptConn) serve(t *testing.T, want, reply string) {
 func TestReconnectTranscript(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := testContext(t)
 	s := newScriptServer(t)
 	logs := make(logMessages, 100)
 	c, sc := dialScripted(t, s, WithReconnect(time.Millisecond, 10*time.Millisecond), WithLogger(slog.New(logs)))
@@ -113,7 +113,7 @@ func TestReconnectGivesUpOnRefusedPassword(t *testing.T) {
 	sc.serve(t, "auth ClueCon\n", frameAuthInvalid)
 	<-c.Done()
 	is.True(errors.Is(c.Err(), ErrAuth))
-	_, err := c.API(context.Background(), "status")
+	_, err := c.API(testContext(t), "status")
 	is.True(errors.Is(err, ErrClosed))
 }
 
@@ -126,7 +126,7 @@ func TestReconnectEndsWhenReplayIsRefused(t *testing.T) {
 	s := newScriptServer(t)
 	c, sc := dialScripted(t, s, WithReconnect(time.Millisecond, 10*time.Millisecond))
 	done := make(chan error, 1)
-	go func() { done <- c.Subscribe(t.Context(), "HEARTBEAT") }()
+	go func() { done <- c.Subscribe(testContext(t), "HEARTBEAT") }()
 	sc.serve(t, "event plain HEARTBEAT\n", frameReply("+OK event listener enabled plain"))
 	is.NoErr(<-done)
 	sc.nc.Close()

@@ -148,7 +148,7 @@ func urlEncode(s string) string {
 }
 
 // dialScripted dials s and completes the handshake on the server side.
-func dialScripted(t testing.TB, s *scriptServer, opts ...Option) (*Inbound, *scriptConn) {
+func dialScripted(t testing.TB, s *scriptServer, opts ...DialOption) (*Inbound, *scriptConn) {
 	t.Helper()
 	type result struct {
 		c   *Inbound
@@ -172,4 +172,13 @@ func dialScripted(t testing.TB, s *scriptServer, opts ...Option) (*Inbound, *scr
 	}
 	t.Cleanup(func() { r.c.Close() })
 	return r.c, sc
+}
+
+// testContext is the context every test waits under: the test's own,
+// with a deadline, so a broken library fails the test in seconds instead
+// of hanging the suite until its timeout.
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -31,9 +31,14 @@ func (s *Session) Channel() *Channel { return s.channel }
 func (s *Session) Data() *Event { return s.data }
 
 // onNotice handles disconnect notices (on the reader). Both the linger
-// notice and the final one mean the call is gone: the handler's context
-// ends, and the socket stays readable for the events still to come until
-// the handler returns.
-func (s *Session) onNotice(*Event) {
+// notice and the final one mean the call is gone: the own leg is marked
+// hung up first (FreeSWITCH may send the notice before CHANNEL_HANGUP, or
+// with no CHANNEL_HANGUP at all: captures README, "Outbound hangup
+// ordering"), then the handler's context ends. After a linger notice the
+// socket stays readable for the events still to come (up to
+// CHANNEL_HANGUP_COMPLETE) until the handler returns; the final notice
+// ends the leg.
+func (s *Session) onNotice(ev *Event) {
+	s.channel.noticed(ev.Get("Content-Disposition") != "linger")
 	s.endOnce.Do(s.end)
 }

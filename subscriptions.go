@@ -3,8 +3,6 @@ package genesis
 import (
 	"context"
 	"errors"
-	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -26,13 +24,13 @@ type subscriptions struct {
 
 	mu          sync.RWMutex
 	userAll     bool
-	userNames   map[string]bool
-	userSubs    [][]string // each Subscribe call's names, to replay after a reconnect
+	userNames   map[string]bool // eventKey's: event names and CUSTOM subclasses
+	userSubs    [][]string      // each Subscribe call's names, to replay after a reconnect
 	userFilters []filterRule
 
 	srvAll     bool
 	srvNames   map[string]bool
-	srvFilters map[string]bool // header + NUL + value
+	srvFilters map[string]bool // filterRule.key()
 	channels   map[string]bool // Unique-IDs the library tracks
 	stale      []string        // released channels whose Unique-ID filter is still on the server
 	jobs       bool            // BACKGROUND_JOB reaches the connection
@@ -48,6 +46,65 @@ var channelEventNames = []string{
 	EventChannelOutgoing, EventChannelPark, EventChannelUnpark,
 	EventChannelOriginate, EventChannelUUID, EventChannelHold, EventChannelUnhold,
 	EventDTMF, EventPlaybackStart, EventPlaybackStop,
+}
+
+// eventKey checks and normalizes a name given to On, Subscribe or
+// WaitEvent. FreeSWITCH matches event names without regard to case and
+// skips unknown ones silently (captures README, "Error replies"), so a
+// name is looked up in its list and written in upper case. A name holding
+// "::" is a CUSTOM subclass (sofia::register), kept as it is: its key is
+// subclassKey's.
+func eventKey(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, " \t\r\n\x00") {
+		return "", errInvalid("event name %q", name)
+	}
+	if strings.Contains(name, "::") {
+		return subclassKey(name), nil
+	}
+	upper := strings.ToUpper(name)
+	if !isEventName(upper) {
+		return "", errInvalid("unknown event name %q (a CUSTOM subclass holds \"::\")", name)
+	}
+	return upper, nil
+}
+
+// subclassKey is the key of a CUSTOM subclass among event names: no event
+// name has a space.
+func subclassKey(subclass string) string { return EventCustom + " " + subclass }
+
+// eventKeyOf is the key an event is registered under: its name, or its
+// subclass's key for a CUSTOM event with one.
+func eventKeyOf(ev *Event, name string) string {
+	if name == EventCustom {
+		if sub := ev.Get("Event-Subclass"); sub != "" {
+			return subclassKey(sub)
+		}
+	}
+	return name
+}
+
+// subscriptionKeys checks and normalizes Subscribe's names: event names,
+// and CUSTOM subclasses, which hold "::" or follow the word CUSTOM (as in
+// FreeSWITCH's own "event plain CUSTOM a::b c").
+func subscriptionKeys(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, errInvalid("no event names")
+	}
+	keys := make([]string, 0, len(names))
+	custom := false
+	for _, n := range names {
+		if custom && n != "" && !strings.ContainsAny(n, " \t\r\n\x00") {
+			keys = append(keys, subclassKey(n))
+			continue
+		}
+		k, err := eventKey(n)
+		if err != nil {
+			return nil, err
+		}
+		custom = custom || k == EventCustom
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 func (s *subscriptions) init(c *conn) {
@@ -72,9 +129,31 @@ func (s *subscriptions) lock(ctx context.Context) error {
 
 func (s *subscriptions) unlock() { <-s.sem }
 
-// subscribe asks FreeSWITCH for the names it does not send yet. Callers
-// hold the semaphore.
-func (s *subscriptions) subscribeLocked(ctx context.Context, names []string) error {
+// eventCommand is the "event plain …" command for keys: event names
+// first, then CUSTOM and the subclasses (FreeSWITCH reads every word after
+// CUSTOM as a subclass).
+func eventCommand(keys []string) string {
+	var plain, subclasses []string
+	custom := false
+	for _, k := range keys {
+		switch {
+		case strings.HasPrefix(k, EventCustom+" "):
+			subclasses = append(subclasses, k[len(EventCustom)+1:])
+		case k == EventCustom:
+			custom = true
+		default:
+			plain = append(plain, k)
+		}
+	}
+	if custom || len(subclasses) > 0 {
+		plain = append(append(plain, EventCustom), subclasses...)
+	}
+	return "event plain " + strings.Join(plain, " ")
+}
+
+// subscribeHeld asks FreeSWITCH for the names it does not send yet.
+// Callers hold the semaphore.
+func (s *subscriptions) subscribeHeld(ctx context.Context, names []string) error {
 	s.mu.RLock()
 	var missing []string
 	if !s.srvAll {
@@ -88,7 +167,7 @@ func (s *subscriptions) subscribeLocked(ctx context.Context, names []string) err
 	if len(missing) == 0 {
 		return nil
 	}
-	if _, err := s.c.sendOK(ctx, "event plain "+strings.Join(missing, " ")); err != nil {
+	if _, err := s.c.sendOK(ctx, eventCommand(missing)); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -108,7 +187,9 @@ func (s *subscriptions) filterMode() bool {
 	return len(s.srvFilters) > 0
 }
 
-func (s *subscriptions) addFilterLocked(ctx context.Context, f filterRule) error {
+// addFilterHeld adds f on the server unless it is there. Callers hold the
+// semaphore.
+func (s *subscriptions) addFilterHeld(ctx context.Context, f filterRule) error {
 	s.mu.RLock()
 	have := s.srvFilters[f.key()]
 	s.mu.RUnlock()
@@ -124,18 +205,36 @@ func (s *subscriptions) addFilterLocked(ctx context.Context, f filterRule) error
 	return nil
 }
 
+func uniqueIDFilter(id string) filterRule {
+	return filterRule{header: "Unique-ID", value: id, positive: true, text: id}
+}
+
+func jobFilter() filterRule {
+	return filterRule{header: "Event-Name", value: EventBackgroundJob, positive: true, text: EventBackgroundJob}
+}
+
 // libraryFilters are the filters the library needs once in filter mode.
 func (s *subscriptions) libraryFilters() []filterRule {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var fs []filterRule
 	if s.jobs {
-		fs = append(fs, filterRule{header: "Event-Name", value: EventBackgroundJob})
+		fs = append(fs, jobFilter())
 	}
-	for id := range s.channels {
-		fs = append(fs, filterRule{header: "Unique-ID", value: id})
+	for _, id := range slices.Sorted(mapKeys(s.channels)) {
+		fs = append(fs, uniqueIDFilter(id))
 	}
 	return fs
+}
+
+func mapKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
 }
 
 // session sets up an outbound session's connection: every event of its own
@@ -143,15 +242,15 @@ func (s *subscriptions) libraryFilters() []filterRule {
 // FreeSWITCH gets "events plain ALL" plus the filter (not myevents, which
 // would hide the channels the session creates: captures README §5.6).
 func (s *subscriptions) session(ctx context.Context, id string) error {
-	own, _ := newFilterRule("Unique-ID", id)
+	own := uniqueIDFilter(id)
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.unlock()
-	if err := s.addFilterLocked(ctx, own); err != nil {
+	if err := s.addFilterHeld(ctx, own); err != nil {
 		return err
 	}
-	if err := s.subscribeLocked(ctx, []string{EventAll}); err != nil {
+	if err := s.subscribeHeld(ctx, []string{EventAll}); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -164,13 +263,9 @@ func (s *subscriptions) session(ctx context.Context, id string) error {
 
 // userSubscribe is Subscribe: the user wants these events.
 func (s *subscriptions) userSubscribe(ctx context.Context, names []string) error {
-	if len(names) == 0 {
-		return fmt.Errorf("subscribe: no event names: %w", ErrInvalidCommand)
-	}
-	for _, n := range names {
-		if !validEventKey(n) {
-			return fmt.Errorf("subscribe: event name %q: %w", n, ErrInvalidCommand)
-		}
+	keys, err := subscriptionKeys(names)
+	if err != nil {
+		return err
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -180,17 +275,17 @@ func (s *subscriptions) userSubscribe(ctx context.Context, names []string) error
 	// FreeSWITCH has the command, before its reply has been read.
 	s.mu.Lock()
 	prevAll, added := s.userAll, []string{}
-	for _, n := range names {
-		if n == EventAll {
+	for _, k := range keys {
+		if k == EventAll {
 			s.userAll = true
 		}
-		if !s.userNames[n] {
-			s.userNames[n] = true
-			added = append(added, n)
+		if !s.userNames[k] {
+			s.userNames[k] = true
+			added = append(added, k)
 		}
 	}
 	s.mu.Unlock()
-	if err := s.subscribeLocked(ctx, names); err != nil {
+	if err := s.subscribeHeld(ctx, keys); err != nil {
 		s.mu.Lock()
 		s.userAll = prevAll
 		for _, n := range added {
@@ -201,9 +296,7 @@ func (s *subscriptions) userSubscribe(ctx context.Context, names []string) error
 	}
 	if len(added) > 0 {
 		s.mu.Lock()
-		// Each call is kept as it was: in "event plain CUSTOM a::b X"
-		// every name after CUSTOM is a subclass, so calls are not merged.
-		s.userSubs = append(s.userSubs, slices.Clone(names))
+		s.userSubs = append(s.userSubs, keys)
 		s.mu.Unlock()
 	}
 	return nil
@@ -211,11 +304,11 @@ func (s *subscriptions) userSubscribe(ctx context.Context, names []string) error
 
 // userFilter is Filter: the user wants only events matching its filters.
 func (s *subscriptions) userFilter(ctx context.Context, hdr, value string) error {
-	if hdr == "" || strings.ContainsAny(hdr, " :") || value == "" {
-		return fmt.Errorf("filter %q %q: header and value are required: %w", hdr, value, ErrInvalidCommand)
+	if hdr == "" || strings.ContainsAny(hdr, " \t:") || value == "" {
+		return errInvalid("filter %q %q: a header name and a value are required", hdr, value)
 	}
 	if err := validateLine(hdr + value); err != nil {
-		return fmt.Errorf("filter: %w", err)
+		return err
 	}
 	f, err := newFilterRule(hdr, value)
 	if err != nil {
@@ -227,12 +320,12 @@ func (s *subscriptions) userFilter(ctx context.Context, hdr, value string) error
 	defer s.unlock()
 	if !s.filterMode() {
 		for _, lf := range s.libraryFilters() {
-			if err := s.addFilterLocked(ctx, lf); err != nil {
+			if err := s.addFilterHeld(ctx, lf); err != nil {
 				return err
 			}
 		}
 	}
-	if err := s.addFilterLocked(ctx, f); err != nil {
+	if err := s.addFilterHeld(ctx, f); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -247,36 +340,48 @@ func (s *subscriptions) needChannel(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.unlock()
-	if err := s.subscribeLocked(ctx, channelEventNames); err != nil {
+	if err := s.subscribeHeld(ctx, channelEventNames); err != nil {
 		return err
 	}
-	if err := s.dropStaleLocked(ctx); err != nil {
+	if err := s.dropStaleHeld(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.channels[id] = true
+	s.stale = slices.DeleteFunc(s.stale, func(x string) bool { return x == id })
 	s.mu.Unlock()
 	if s.filterMode() {
-		return s.addFilterLocked(ctx, filterRule{header: "Unique-ID", value: id})
+		return s.addFilterHeld(ctx, uniqueIDFilter(id))
 	}
 	return nil
 }
 
 // needNames makes sure events of these names reach the connection (for
-// Channel.WaitEvent of a name outside channelEventNames).
+// Channel.WaitEvent and WithEventHandler of a name outside
+// channelEventNames). The names are eventKey's.
 func (s *subscriptions) needNames(ctx context.Context, names ...string) error {
+	s.mu.RLock()
+	missing := !s.srvAll
+	if missing {
+		missing = slices.ContainsFunc(names, func(n string) bool { return !s.srvNames[n] })
+	}
+	s.mu.RUnlock()
+	if !missing {
+		return nil
+	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.unlock()
-	return s.subscribeLocked(ctx, names)
+	return s.subscribeHeld(ctx, names)
 }
 
-// releaseChannel forgets a destroyed channel. It runs on the reader, which
-// cannot wait for a reply, so the channel's Unique-ID filter, if the
+// releaseChannel forgets a channel that is gone. It runs on the reader,
+// which cannot wait for a reply, so the channel's Unique-ID filter, if the
 // library added one, is deleted from the server when the next channel is
-// created: a long-lived connection in filter mode does not pile up a filter
-// per call it ever made (FreeSWITCH checks every filter on every event).
+// tracked: a long-lived connection in filter mode does not pile up a
+// filter per call it ever made (FreeSWITCH checks every filter on every
+// event).
 func (s *subscriptions) releaseChannel(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -284,7 +389,7 @@ func (s *subscriptions) releaseChannel(id string) {
 		return // released already
 	}
 	delete(s.channels, id)
-	f := filterRule{header: "Unique-ID", value: id}
+	f := uniqueIDFilter(id)
 	if !s.srvFilters[f.key()] {
 		return
 	}
@@ -296,9 +401,9 @@ func (s *subscriptions) releaseChannel(id string) {
 	s.stale = append(s.stale, id)
 }
 
-// dropStaleLocked deletes the filters of released channels from the
+// dropStaleHeld deletes the filters of released channels from the
 // server. Callers hold the semaphore.
-func (s *subscriptions) dropStaleLocked(ctx context.Context) error {
+func (s *subscriptions) dropStaleHeld(ctx context.Context) error {
 	for {
 		s.mu.RLock()
 		if len(s.stale) == 0 {
@@ -307,7 +412,7 @@ func (s *subscriptions) dropStaleLocked(ctx context.Context) error {
 		}
 		id := s.stale[0]
 		s.mu.RUnlock()
-		f := filterRule{header: "Unique-ID", value: id}
+		f := uniqueIDFilter(id)
 		if _, err := s.c.sendOK(ctx, "filter delete "+f.header+" "+f.value); err != nil {
 			var ce *CommandError
 			if !errors.As(err, &ce) {
@@ -317,7 +422,9 @@ func (s *subscriptions) dropStaleLocked(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		delete(s.srvFilters, f.key())
-		s.stale = s.stale[1:]
+		if len(s.stale) > 0 && s.stale[0] == id {
+			s.stale = s.stale[1:]
+		}
 		s.mu.Unlock()
 	}
 }
@@ -334,11 +441,11 @@ func (s *subscriptions) needJobs(ctx context.Context) error {
 		return err
 	}
 	defer s.unlock()
-	if err := s.subscribeLocked(ctx, []string{EventBackgroundJob}); err != nil {
+	if err := s.subscribeHeld(ctx, []string{EventBackgroundJob}); err != nil {
 		return err
 	}
 	if s.filterMode() {
-		if err := s.addFilterLocked(ctx, filterRule{header: "Event-Name", value: EventBackgroundJob}); err != nil {
+		if err := s.addFilterHeld(ctx, jobFilter()); err != nil {
 			return err
 		}
 	}
@@ -349,14 +456,14 @@ func (s *subscriptions) needJobs(ctx context.Context) error {
 }
 
 // serverLost forgets what the server had: the connection to it was lost.
-// Callers hold the semaphore.
+// The channels the library tracks stay: they outlive the link. Callers
+// hold the semaphore.
 func (s *subscriptions) serverLost() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.srvAll = false
 	clear(s.srvNames)
 	clear(s.srvFilters)
-	clear(s.channels)
 	s.stale = nil
 }
 
@@ -369,20 +476,23 @@ type replayStep struct {
 
 func (st replayStep) command() string {
 	if st.names != nil {
-		return "event plain " + strings.Join(st.names, " ")
+		return eventCommand(st.names)
 	}
 	return st.filter.command()
 }
 
 // replaySteps are the user's subscriptions, in the order they were made,
-// the library's own (no channel survives a lost connection; bgapi results
-// are still needed), then the filters, the library's first as when filter
-// mode began. Callers hold the semaphore.
+// the library's own (channel events when it tracks channels, bgapi
+// results), then the filters, the library's first as when filter mode
+// began. Callers hold the semaphore.
 func (s *subscriptions) replaySteps() []replayStep {
 	s.mu.RLock()
 	var steps []replayStep
 	for _, names := range s.userSubs {
 		steps = append(steps, replayStep{names: names})
+	}
+	if len(s.channels) > 0 && !s.userAll {
+		steps = append(steps, replayStep{names: channelEventNames})
 	}
 	if s.jobs {
 		steps = append(steps, replayStep{names: []string{EventBackgroundJob}})
@@ -417,86 +527,11 @@ func (s *subscriptions) userWants(ev *Event, name string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if !s.userAll {
-		ok := s.userNames[name]
-		if !ok && name == EventCustom {
-			ok = s.userNames[ev.Get("Event-Subclass")]
-		}
-		if !ok {
+		// A CUSTOM event with a subclass comes only for its subclass;
+		// "CUSTOM" alone brings those without one (mod_event_socket.c).
+		if !s.userNames[eventKeyOf(ev, name)] {
 			return false
 		}
 	}
 	return passFilters(s.userFilters, ev)
-}
-
-// filterRule is one FreeSWITCH event filter: a header and a value that is a
-// plain string (compared without case), "/regex/", or either prefixed with
-// "-" (a negative filter) or "+".
-type filterRule struct {
-	header, value string
-	re            *regexp.Regexp // for "/regex/" values
-}
-
-func newFilterRule(hdr, value string) (filterRule, error) {
-	f := filterRule{header: hdr, value: value}
-	if pat, ok := f.pattern(); ok {
-		re, err := regexp.Compile(pat)
-		if err != nil {
-			return f, fmt.Errorf("filter %s %s: bad regular expression: %w", hdr, value, ErrInvalidCommand)
-		}
-		f.re = re
-	}
-	return f, nil
-}
-
-func (f filterRule) key() string { return f.header + "\x00" + f.value }
-
-// command is the filter command that adds f.
-func (f filterRule) command() string { return "filter " + f.header + " " + f.value }
-
-func (f filterRule) negative() bool { return strings.HasPrefix(f.value, "-") }
-
-func (f filterRule) text() string {
-	v := f.value
-	if strings.HasPrefix(v, "-") || strings.HasPrefix(v, "+") {
-		v = v[1:]
-	}
-	return v
-}
-
-func (f filterRule) pattern() (string, bool) {
-	v := f.text()
-	if len(v) >= 2 && v[0] == '/' {
-		return strings.TrimSuffix(v[1:], "/"), true
-	}
-	return "", false
-}
-
-func (f filterRule) matches(v string) bool {
-	if f.re != nil {
-		return f.re.MatchString(v)
-	}
-	return strings.EqualFold(f.text(), v)
-}
-
-// passFilters applies FreeSWITCH's filter semantics: with no filters
-// everything passes; otherwise an event passes if a positive filter matches
-// a header it has, and a matching negative filter stops it.
-func passFilters(fs []filterRule, ev *Event) bool {
-	if len(fs) == 0 {
-		return true
-	}
-	pass := false
-	for _, f := range fs {
-		v, ok := ev.lookup(f.header)
-		if !ok {
-			continue
-		}
-		if f.matches(v) {
-			if f.negative() {
-				return false
-			}
-			pass = true
-		}
-	}
-	return pass
 }

@@ -25,5 +25,16 @@ func renderEvents(w io.Writer, events []event) error {
 		defs = append(defs, jen.Comment(doc).Line().Id(eventIdent(e)).Op("=").Lit(e.Name))
 	}
 	f.Const().Defs(defs...)
+	f.Line()
+	names := make([]jen.Code, 0, len(events))
+	for _, e := range events {
+		names = append(names, jen.Id(eventIdent(e)))
+	}
+	f.Comment("isEventName reports whether name, in upper case, is one of FreeSWITCH's")
+	f.Comment("event names (ALL included).")
+	f.Func().Id("isEventName").Params(jen.Id("name").String()).Bool().Block(
+		jen.Switch(jen.Id("name")).Block(jen.Case(names...).Block(jen.Return(jen.True()))),
+		jen.Return(jen.False()),
+	)
 	return render(w, f)
 }

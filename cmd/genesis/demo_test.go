@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/genesis-esl/genesis"
 	"github.com/genesis-esl/genesis/fakeswitch"
 	"github.com/matryer/is"
 )
@@ -61,7 +63,8 @@ func TestDemoReportsFailedStep(t *testing.T) {
 	is := is.New(t)
 	var stdout, stderr bytes.Buffer
 	err := run(t.Context(), []string{"demo", "-dial-b", "error/user_busy"}, &stdout, &stderr)
-	is.True(err != nil)                                                 // the demo fails
+	var oe *genesis.OriginateError
+	is.True(errors.As(err, &oe))                                        // the demo fails: B is busy
 	is.True(strings.Contains(err.Error(), "step 3 (create channel B)")) // naming the step
 	is.True(strings.Contains(err.Error(), "USER_BUSY"))                 // and the reason
 	is.True(strings.Contains(stdout.String(), "demo failed: step 3"))

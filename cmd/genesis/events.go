@@ -52,7 +52,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		names = []string{genesis.EventAll}
 	}
 
-	var opts []genesis.Option
+	var opts []genesis.DialOption
 	if *reconnect > 0 {
 		// The library's notices of a lost and a restored connection go to
 		// stderr, beside "subscribed to".

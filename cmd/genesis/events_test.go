@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -188,7 +189,7 @@ func TestEventsConnectionLost(t *testing.T) {
 	r.stderr.waitFor(t, "subscribed to")
 	srv.DropConnections()
 	err := r.wait(t)
-	is.True(err != nil) // a lost connection is a failure
+	is.True(errors.Is(err, genesis.ErrClosed)) // a lost connection is a failure
 	is.True(strings.Contains(err.Error(), "connection to "+srv.Addr()))
 }
 

@@ -163,7 +163,7 @@ func connFlags(fs *flag.FlagSet) *conn {
 	return c
 }
 
-func (c *conn) dial(ctx context.Context, opts ...genesis.Option) (*genesis.Inbound, error) {
+func (c *conn) dial(ctx context.Context, opts ...genesis.DialOption) (*genesis.Inbound, error) {
 	in, err := genesis.Dial(ctx, c.addr, c.password, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", c.addr, err)
