@@ -268,7 +268,7 @@ func (ch *Channel) setStateLocked(s ChannelState, ev *Event) {
 	if seq != 0 && seq < ch.seq {
 		return
 	}
-	if ch.state >= StateHangup && s < ch.state {
+	if ch.state >= StateHangup && ch.state != StateNone && s < ch.state {
 		return
 	}
 	if seq != 0 {

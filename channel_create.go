@@ -21,7 +21,7 @@ import (
 // UUID; if ctx ends first the half-made call is hung up and ctx's error is
 // returned.
 func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...ChannelOption) (*Channel, error) {
-	op := "originate " + dialPath
+	op := strings.TrimSpace("originate " + dialPath)
 	var o channelOptions
 	for _, opt := range opts {
 		opt(&o)

@@ -20,27 +20,27 @@ func validateLine(s string) error {
 		return nil
 	}
 	what := map[byte]string{'\r': "a carriage return (CR)", '\n': "a line feed (LF)", 0: "a NUL byte"}[s[i]]
-	return fmt.Errorf("contains %s at byte %d: %w", what, i, ErrInvalidCommand)
+	return errInvalid("contains %s at byte %d", what, i)
 }
 
 // validateHeader checks one header of a command.
 func validateHeader(h header) error {
 	if h.name == "" {
-		return fmt.Errorf("empty header name: %w", ErrInvalidCommand)
+		return errInvalid("empty header name")
 	}
 	if err := validateLine(h.name); err != nil {
-		return fmt.Errorf("header name: %w", err)
+		return invalidIn("header name", err)
 	}
 	if strings.ContainsAny(h.name, ": \t") {
-		return fmt.Errorf("header name %q contains a colon or a space: %w", h.name, ErrInvalidCommand)
+		return errInvalid("header name %q contains a colon or a space", h.name)
 	}
 	if strings.EqualFold(h.name, "Content-Length") {
 		// FreeSWITCH would wait for a body we do not send, and every later
 		// reply would go to the wrong caller.
-		return fmt.Errorf("header %q is set by the library: %w", h.name, ErrInvalidCommand)
+		return errInvalid("header %q is set by the library", h.name)
 	}
 	if err := validateLine(h.value); err != nil {
-		return fmt.Errorf("header %q value: %w", h.name, err)
+		return invalidIn(fmt.Sprintf("header %q value", h.name), err)
 	}
 	return nil
 }
@@ -50,10 +50,10 @@ func validateCommand(cmd string) error {
 	if strings.TrimSpace(cmd) == "" {
 		// FreeSWITCH ignores an empty command without replying, which
 		// would shift every later reply onto the wrong caller.
-		return fmt.Errorf("empty command: %w", ErrInvalidCommand)
+		return errInvalid("empty command")
 	}
 	if err := validateLine(cmd); err != nil {
-		return fmt.Errorf("command: %w", err)
+		return invalidIn("command", err)
 	}
 	return nil
 }
@@ -102,21 +102,21 @@ func appendHeaders(dst []byte, hdrs []header) []byte {
 // a C string. On error dst is returned unchanged.
 func appendSendmsg(dst []byte, uuid string, hdrs []header, body string) ([]byte, error) {
 	if err := validateLine(uuid); err != nil {
-		return dst, fmt.Errorf("sendmsg uuid: %w", err)
+		return dst, invalidIn("sendmsg uuid", err)
 	}
 	if strings.ContainsAny(uuid, " \t") {
-		return dst, fmt.Errorf("sendmsg uuid contains a space: %w", ErrInvalidCommand)
+		return dst, errInvalid("sendmsg uuid contains a space")
 	}
 	for _, h := range hdrs {
 		if err := validateHeader(h); err != nil {
-			return dst, fmt.Errorf("sendmsg: %w", err)
+			return dst, invalidIn("sendmsg", err)
 		}
 		if body != "" && strings.EqualFold(h.name, "Content-Type") {
-			return dst, fmt.Errorf("sendmsg: header %q is set by the library: %w", h.name, ErrInvalidCommand)
+			return dst, errInvalid("sendmsg: header %q is set by the library", h.name)
 		}
 	}
 	if strings.IndexByte(body, 0) >= 0 {
-		return dst, fmt.Errorf("sendmsg body contains a NUL byte: %w", ErrInvalidCommand)
+		return dst, errInvalid("sendmsg body contains a NUL byte")
 	}
 	dst = append(dst, "sendmsg"...)
 	if uuid != "" {
@@ -168,7 +168,7 @@ func originateString(vars []header, dialPath, app, arg string) (string, error) {
 			}
 			enc, err := encodeVarValue(v.value)
 			if err != nil {
-				return "", fmt.Errorf("originate variable %q: %w", v.name, err)
+				return "", invalidIn(fmt.Sprintf("variable %q", v.name), err)
 			}
 			if i > 0 {
 				b.WriteByte(',')
@@ -180,22 +180,22 @@ func originateString(vars []header, dialPath, app, arg string) (string, error) {
 		b.WriteByte('}')
 	}
 	if dialPath == "" {
-		return "", fmt.Errorf("originate: empty dial path: %w", ErrInvalidCommand)
+		return "", errInvalid("empty dial path")
 	}
 	if err := validateLine(dialPath); err != nil {
-		return "", fmt.Errorf("originate dial path: %w", err)
+		return "", invalidIn("dial path", err)
 	}
 	if strings.ContainsAny(dialPath, " \t'\"\\") {
-		return "", fmt.Errorf("originate dial path %q contains a space, quote or backslash: %w", dialPath, ErrInvalidCommand)
+		return "", errInvalid("dial path %q contains a space, quote or backslash", dialPath)
 	}
 	if app == "" || strings.IndexFunc(app, func(r rune) bool { return !isAppNameRune(r) }) >= 0 {
-		return "", fmt.Errorf("originate application name %q must be letters, digits, '_' or '-': %w", app, ErrInvalidCommand)
+		return "", errInvalid("application name %q must be letters, digits, '_' or '-'", app)
 	}
 	if err := validateLine(arg); err != nil {
-		return "", fmt.Errorf("originate application argument: %w", err)
+		return "", invalidIn("application argument", err)
 	}
 	if strings.ContainsAny(arg, " \t'\"\\)") {
-		return "", fmt.Errorf("originate argument of %s contains a space, quote, backslash or ')'; use sendmsg: %w", app, ErrInvalidCommand)
+		return "", errInvalid("argument of %s contains a space, quote, backslash or ')'; use sendmsg", app)
 	}
 	b.WriteString(dialPath)
 	b.WriteString(" &")
@@ -212,12 +212,12 @@ func isAppNameRune(r rune) bool {
 
 func validateVarKey(k string) error {
 	if k == "" {
-		return fmt.Errorf("originate: empty variable name: %w", ErrInvalidCommand)
+		return errInvalid("empty variable name")
 	}
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		if !(c == '_' || c == '.' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return fmt.Errorf("originate variable name %q: only letters, digits, '_', '.' and '-' are allowed: %w", k, ErrInvalidCommand)
+			return errInvalid("variable name %q: only letters, digits, '_', '.' and '-' are allowed", k)
 		}
 	}
 	return nil
@@ -226,19 +226,19 @@ func validateVarKey(k string) error {
 // encodeVarValue escapes one originate variable value (see originateString).
 func encodeVarValue(v string) (string, error) {
 	if v == "" {
-		return "", fmt.Errorf("empty value: %w", ErrInvalidCommand)
+		return "", errInvalid("empty value")
 	}
 	if err := validateLine(v); err != nil {
 		return "", err
 	}
 	if strings.IndexByte(v, '\\') >= 0 {
-		return "", fmt.Errorf("value contains a backslash, which FreeSWITCH would interpret: %w", ErrInvalidCommand)
+		return "", errInvalid("value contains a backslash, which FreeSWITCH would interpret")
 	}
 	if strings.Contains(v, "${") {
-		return "", fmt.Errorf("value contains \"${\", which FreeSWITCH would replace with _undef_: %w", ErrInvalidCommand)
+		return "", errInvalid("value contains \"${\", which FreeSWITCH would replace with _undef_")
 	}
 	if strings.Count(v, "'") > 1 {
-		return "", fmt.Errorf("value contains more than one single quote; FreeSWITCH 1.10 would drop them: %w", ErrInvalidCommand)
+		return "", errInvalid("value contains more than one single quote; FreeSWITCH 1.10 would drop them")
 	}
 	plain := true
 	for i := 0; i < len(v); i++ {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -591,7 +592,7 @@ func (c *conn) closedErrLocked() error {
 	if c.err == nil {
 		return ErrClosed
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, c.err)
+	return &reasonError{err: ErrClosed, reason: strings.TrimPrefix(c.err.Error(), "genesis: "), cause: c.err}
 }
 
 // cause returns why the connection ended, nil while it is open or after a

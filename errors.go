@@ -40,14 +40,31 @@ func errInvalid(format string, args ...any) error {
 	return &reasonError{err: ErrInvalidCommand, reason: fmt.Sprintf(format, args...)}
 }
 
-// reasonError is a sentinel with the reason it applies: "<sentinel>: reason".
+// invalidIn puts an ErrInvalidCommand error (from errInvalid) in context:
+// "invalid command: <where>: <why>".
+func invalidIn(where string, err error) error {
+	var re *reasonError
+	if errors.As(err, &re) && re.err == ErrInvalidCommand {
+		return &reasonError{err: ErrInvalidCommand, reason: where + ": " + re.reason}
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// reasonError is a sentinel with the reason it applies: "<sentinel>: reason",
+// and the error behind the reason, if any (errors.Is and As see both).
 type reasonError struct {
 	err    error
 	reason string
+	cause  error
 }
 
 func (e *reasonError) Error() string { return e.err.Error() + ": " + e.reason }
-func (e *reasonError) Unwrap() error { return e.err }
+func (e *reasonError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.err}
+	}
+	return []error{e.err, e.cause}
+}
 
 // opError is the error of one operation (op names it and its object, as
 // "hangup <uuid>"): "genesis: op: cause", with the cause's own "genesis: "
@@ -69,6 +86,18 @@ func opErr(op string, err error) error {
 	}
 	return &opError{op: op, err: err}
 }
+
+// stepError puts a cause in context inside a longer error: "step: cause",
+// without the cause's "genesis: " prefix (the outermost error has it).
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string {
+	return e.step + ": " + strings.TrimPrefix(e.err.Error(), "genesis: ")
+}
+func (e *stepError) Unwrap() error { return e.err }
 
 // CommandError is a -ERR (or -USAGE) reply from FreeSWITCH to a command.
 type CommandError struct {

@@ -2,7 +2,10 @@ package genesis
 
 // Exported for the external tests (package genesis_test), which cannot be
 // internal because fakeswitch imports genesis.
-var WaitGoroutines = waitGoroutines
+var (
+	Goroutines     = goroutines
+	WaitGoroutines = waitGoroutines
+)
 
 // TestContext is the context tests wait under: the test's own, with a
 // deadline.

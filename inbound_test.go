@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -384,7 +383,7 @@ func TestRemoveFromInsideHandler(t *testing.T) {
 func TestCloseIsIdempotentAndEndsGoroutines(t *testing.T) {
 	is := is.New(t)
 	s := newScriptServer(t)
-	before := runtime.NumGoroutine()
+	before := goroutines()
 	c, _ := dialScripted(t, s)
 	is.NoErr(c.Close())
 	is.NoErr(c.Close()) // a second Close returns nil
@@ -392,20 +391,6 @@ func TestCloseIsIdempotentAndEndsGoroutines(t *testing.T) {
 	is.True(errors.Is(err, ErrClosed))
 	is.NoErr(c.Err()) // Err is nil after Close
 	waitGoroutines(t, before)
-}
-
-// waitGoroutines waits (bounded) for the goroutine count to come back down:
-// goroutines end asynchronously and nothing signals their exit.
-func waitGoroutines(t testing.TB, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > want {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, want <= %d\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // A malformed frame ends the connection with a *ProtocolError, and every
@@ -426,4 +411,98 @@ func TestMalformedFrameClosesConnection(t *testing.T) {
 	<-c.Done()
 	var pe *ProtocolError
 	is.True(errors.As(c.Err(), &pe)) // Err says what was wrong
+}
+
+// D8: a server that echoes the password in its replies never gets it into
+// Dial's error.
+func TestPasswordNeverInErrors(t *testing.T) {
+	t.Parallel()
+	for name, reply := range map[string]string{
+		"auth reply":      frameReply("-ERR invalid password hunter2"),
+		"malformed frame": "this is hunter2 without a colon\n\n",
+		"rejection":       "Content-Type: text/rude-rejection\nContent-Length: 16\n\nno hunter2 here\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			is := is.New(t)
+			s := newScriptServer(t)
+			res := make(chan error, 1)
+			go func() {
+				_, err := Dial(testContext(t), s.addr(), "hunter2")
+				res <- err
+			}()
+			sc := s.accept(t)
+			if name != "rejection" {
+				sc.write(frameAuthRequest)
+				sc.readCommand()
+			}
+			sc.write(reply)
+			sc.nc.Close()
+			err := <-res
+			var pe *ProtocolError
+			is.True(errors.Is(err, ErrAuth) || errors.As(err, &pe)) // the kind of failure is kept
+			is.True(!strings.Contains(err.Error(), "hunter2"))      // the password is not
+		})
+	}
+}
+
+// Subscribe writes FreeSWITCH's names: upper case, and a subclass after
+// the word CUSTOM.
+func TestSubscribeWritesNormalizedNames(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	c, sc := dialScripted(t, newScriptServer(t))
+	res := make(chan error, 1)
+	go func() { res <- c.Subscribe(testContext(t), "channel_answer", "sofia::register", "Heartbeat") }()
+	cmd, err := sc.readCommand()
+	is.NoErr(err)
+	is.Equal(cmd, "event plain CHANNEL_ANSWER HEARTBEAT CUSTOM sofia::register\n")
+	sc.write(frameReply("+OK event listener enabled plain"))
+	is.NoErr(<-res)
+}
+
+// SetVariable escapes what FreeSWITCH's argument splitter would change
+// (switch_separate_string: leading and trailing spaces, quotes,
+// backslashes), so the value arrives byte-exact.
+func TestSetVariableEscapes(t *testing.T) {
+	t.Parallel()
+	for value, wire := range map[string]string{
+		"  padded  ":      `\s\spadded\s\s`,
+		"O'Brien's":       `O\'Brien\'s`,
+		`C:\path`:         `C:\\path`,
+		"a b":             "a b",
+		"\tx":             `\tx`,
+		"":                "",
+		"plain,with=more": "plain,with=more",
+	} {
+		t.Run(value, func(t *testing.T) {
+			is := is.New(t)
+			c, sc := dialScripted(t, newScriptServer(t))
+			ch := newChannel(c.c, "u1", StateExecute)
+			res := make(chan error, 1)
+			go func() { res <- ch.SetVariable(testContext(t), "x", value) }()
+			cmd, err := sc.readCommand()
+			is.NoErr(err)
+			want := "api uuid_setvar u1 x " + wire + "\n"
+			if value == "" {
+				want = "api uuid_setvar u1 x\n" // unset
+			}
+			is.Equal(cmd, want)
+			sc.write(frameAPI("+OK\n"))
+			is.NoErr(<-res)
+		})
+	}
+}
+
+// NoTerminators reaches play_and_get_digits as "none": no DTMF key ends
+// the input.
+func TestNoTerminators(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	c, sc := dialScripted(t, newScriptServer(t))
+	ch := newChannel(c.c, "u1", StateExecute)
+	go ch.PlayAndGetDigits(testContext(t), DigitsOptions{Prompt: "p.wav", Terminators: NoTerminators})
+	cmd, err := sc.readCommand()
+	is.NoErr(err)
+	_, body, _ := strings.Cut(cmd, "\n\n")
+	is.Equal(strings.Fields(body)[4], "none")
 }

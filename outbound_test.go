@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,7 +226,7 @@ func TestManyConcurrentSessionsLeaveNoGoroutines(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	srv := fakeswitch.StartT(t)
-	before := runtime.NumGoroutine()
+	before := genesis.Goroutines()
 	o := genesis.NewOutbound(func(ctx context.Context, s *genesis.Session) {
 		ch := s.Channel()
 		if err := ch.Answer(ctx); err != nil {

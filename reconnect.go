@@ -76,7 +76,7 @@ func (c *conn) reconnect(cause error) error {
 		nc, fr, err := c.redial(c.ctx)
 		if err != nil {
 			if errors.Is(err, ErrAuth) || c.ctx.Err() != nil {
-				return fmt.Errorf("reconnecting: %w", err)
+				return &stepError{step: "reconnecting", err: err}
 			}
 			c.log.Debug("genesis: reconnect failed", "err", err)
 			continue
@@ -92,7 +92,7 @@ func (c *conn) reconnect(cause error) error {
 				// The switch refuses what it accepted before: retrying
 				// cannot help, and going on without it would hand the
 				// user's handlers other events than they asked for.
-				return fmt.Errorf("reconnecting: restoring subscriptions: %w", err)
+				return &stepError{step: "reconnecting: restoring subscriptions", err: err}
 			}
 			c.log.Debug("genesis: restoring the connection failed", "err", err)
 			continue

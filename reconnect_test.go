@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -307,7 +306,7 @@ func TestReconnectHangsUpAbandonedOriginate(t *testing.T) {
 // gone, and every goroutine with it.
 func TestCloseWhileReconnecting(t *testing.T) {
 	is := is.New(t)
-	goroutines := runtime.NumGoroutine()
+	goroutines := genesis.Goroutines()
 	srv, err := fakeswitch.Start()
 	is.NoErr(err)
 	logs := make(genesis.LogMessages, 100)
