@@ -62,7 +62,7 @@ func TestExecuteWritesSendmsg(t *testing.T) {
 		{"Application", "playback"}, {"Application-UUID", "someone-else"}}, ""))
 	sc.write(frameEvent([][2]string{{"Event-Name", "CHANNEL_EXECUTE_COMPLETE"}, {"Unique-ID", "u1"},
 		{"Application", "playback"}, {"Application-Response", "FILE PLAYED"}, {"Application-UUID", appID}}, ""))
-	is.NoErr(<-res) // completed by its own Application-UUID
+	is.NoErr(recv(t, res)) // completed by its own Application-UUID
 }
 
 // Handlers can be registered for a CUSTOM event's subclass.
@@ -79,5 +79,5 @@ func TestOnCustomSubclass(t *testing.T) {
 	got := make(chan string, 2)
 	c.On("esltest::ping", func(ctx context.Context, e *Event) { got <- e.Body() })
 	is.NoErr(c.Subscribe(testContext(t), "CUSTOM", "esltest::ping"))
-	is.Equal(<-got, "ping body") // only the subclass asked for
+	is.Equal(recv(t, got), "ping body") // only the subclass asked for
 }

@@ -26,6 +26,12 @@ func dial(t testing.TB, opts ...fakeswitch.Option) (*genesis.Inbound, *fakeswitc
 	return c, srv
 }
 
+// recv receives from ch under the test's deadline.
+func recv[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	return receive(t, genesis.TestContext(t), ch, "a value")
+}
+
 // waitApplication waits until the switch runs app on channel id.
 func waitApplication(t testing.TB, srv *fakeswitch.Server, id, app string) {
 	t.Helper()
@@ -103,7 +109,7 @@ func TestWaitReportsHangupCause(t *testing.T) {
 	is.Equal(he.Cause, genesis.CauseUserBusy) // with the far end's cause
 	is.Equal(he.UUID, ch.UUID())
 	is.NoErr(ch.Wait(ctx, genesis.StateHangup)) // the end itself can be waited for
-	<-ch.Done()
+	receive(t, genesis.TestContext(t), ch.Done(), "ch.Done")
 }
 
 func TestOriginateFailures(t *testing.T) {
@@ -245,7 +251,7 @@ func TestBridgeTwoChannels(t *testing.T) {
 	is.Equal(info.BridgedTo, b.UUID()) // joined on the switch
 
 	is.NoErr(a.Hangup(ctx, genesis.CauseUserBusy))
-	<-b.Done() // the other leg goes too
+	receive(t, genesis.TestContext(t), b.Done(), "b.Done") // the other leg goes too
 	is.NoErr(b.Wait(ctx, genesis.StateHangup))
 }
 
@@ -266,10 +272,10 @@ func TestDTMFSpecificHandlerWinsOverWildcard(t *testing.T) {
 	removeTwo() // idempotent
 
 	is.NoErr(srv.SendDTMF(ch.UUID(), "123"))
-	is.Equal(<-got, "one:1")
-	is.Equal(<-got, "also-one:1") // every handler of the digit, in order
-	is.Equal(<-got, "any:2")      // removed handler: the wildcard takes it
-	is.Equal(<-got, "any:3")
+	is.Equal(recv(t, got), "one:1")
+	is.Equal(recv(t, got), "also-one:1") // every handler of the digit, in order
+	is.Equal(recv(t, got), "any:2")      // removed handler: the wildcard takes it
+	is.Equal(recv(t, got), "any:3")
 	is.Equal(len(got), 0) // the wildcard never saw 1
 }
 
@@ -287,9 +293,9 @@ func TestDTMFHandlerCanSayAndHangup(t *testing.T) {
 		errs <- ch.Hangup(ctx, genesis.CauseNormalClearing)
 	})
 	is.NoErr(srv.SendDTMF(ch.UUID(), "5"))
-	is.NoErr(<-errs) // Say completed inside the handler
-	is.NoErr(<-errs) // and so did Hangup
-	<-ch.Done()
+	is.NoErr(recv(t, errs)) // Say completed inside the handler
+	is.NoErr(recv(t, errs)) // and so did Hangup
+	receive(t, genesis.TestContext(t), ch.Done(), "ch.Done")
 }
 
 func TestPlayAndGetDigits(t *testing.T) {
@@ -309,7 +315,7 @@ func TestPlayAndGetDigits(t *testing.T) {
 	}()
 	waitApplication(t, srv, ch.UUID(), "play_and_get_digits")
 	is.NoErr(srv.SendDTMF(ch.UUID(), "427"))
-	is.Equal(<-res, "427") // the digits pressed
+	is.Equal(recv(t, res), "427") // the digits pressed
 
 	_, err = ch.PlayAndGetDigits(ctx, genesis.DigitsOptions{})
 	is.True(errors.Is(err, genesis.ErrInvalidCommand)) // a prompt is required
@@ -329,8 +335,8 @@ func TestChannelsDoNotWidenUserHandlers(t *testing.T) {
 	is.NoErr(err)
 	is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
 	srv.Heartbeat()
-	is.Equal(<-seen, "HEARTBEAT") // the first (and only) event the user asked for
-	is.Equal(len(seen), 0)        // no CHANNEL_* events leaked to the user's ALL handler
+	is.Equal(recv(t, seen), "HEARTBEAT") // the first (and only) event the user asked for
+	is.Equal(len(seen), 0)               // no CHANNEL_* events leaked to the user's ALL handler
 }
 
 // With a user filter in place (FreeSWITCH filters are a whitelist for the
@@ -353,7 +359,7 @@ func TestChannelsWorkUnderUserFilter(t *testing.T) {
 	is.True(len(out) > 0) // bgapi results get through the filter too
 	is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
 	srv.Heartbeat()
-	is.Equal(<-seen, "HEARTBEAT")
+	is.Equal(recv(t, seen), "HEARTBEAT")
 	is.Equal(len(seen), 0) // the user's filter still holds for their handlers
 }
 
@@ -407,7 +413,7 @@ func TestManyChannelsOnOneConnection(t *testing.T) {
 	}
 	wg.Wait()
 	for range n {
-		is.NoErr(<-errs)
+		is.NoErr(recv(t, errs))
 	}
 	for i, ch := range chans {
 		wg.Add(1)
@@ -419,7 +425,7 @@ func TestManyChannelsOnOneConnection(t *testing.T) {
 	}
 	wg.Wait()
 	for range n {
-		is.NoErr(<-errs)
+		is.NoErr(recv(t, errs))
 	}
 	for i, ch := range chans {
 		// After the channel is gone Variable answers from the channel's own
@@ -442,7 +448,7 @@ func TestCreateChannelCancelledHangsUp(t *testing.T) {
 	}()
 	is.NoErr(srv.WaitChannels(genesis.TestContext(t), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 1 }))
 	cancel()
-	is.True(errors.Is(<-res, context.Canceled)) // ctx's error
+	is.True(errors.Is(recv(t, res), context.Canceled)) // ctx's error
 	is.NoErr(srv.WaitChannels(genesis.TestContext(t), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 }))
 }
 
@@ -454,7 +460,7 @@ func TestChannelEndsWithConnection(t *testing.T) {
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
 	srv.DropConnections()
-	<-ch.Done() // the connection died: the channel can no longer be tracked
+	receive(t, genesis.TestContext(t), ch.Done(), "ch.Done") // the connection died: the channel can no longer be tracked
 	err = ch.Answer(ctx)
 	is.True(errors.Is(err, genesis.ErrClosed)) // operations say why
 }
@@ -483,8 +489,8 @@ func TestWithEventHandlerSeesFirstEvents(t *testing.T) {
 			states <- e.Get("Channel-State")
 		}))
 	is.NoErr(err)
-	is.Equal(<-states, "CS_INIT") // from the very first state change
-	is.Equal(<-states, "CS_ROUTING")
+	is.Equal(recv(t, states), "CS_INIT") // from the very first state change
+	is.Equal(recv(t, states), "CS_ROUTING")
 
 	last := make(chan string, 100)
 	ch2, err := genesis.CreateChannel(ctx, c, "user/1000",

@@ -129,7 +129,7 @@ func TestSessionHangupOfOwnLegReturnsNil(t *testing.T) {
 	}
 	wg.Wait()
 	for range calls {
-		is.NoErr(<-results) // Hangup of the own leg: nil
+		is.NoErr(recv(t, results)) // Hangup of the own leg: nil
 	}
 }
 

@@ -31,7 +31,7 @@ func TestDialAuthenticates(t *testing.T) {
 	}()
 	body, err := c.API(testContext(t), "status")
 	is.NoErr(err)
-	is.NoErr(<-done)
+	is.NoErr(recv(t, done))
 	is.Equal(body, "UP 0 years\n") // api body as sent
 }
 
@@ -53,7 +53,7 @@ func TestDialWithUser(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(cmd, "userauth 1000@default:secret\n") // userauth syntax
 	sc.write(frameAuthOK)
-	is.NoErr(<-res)
+	is.NoErr(recv(t, res))
 }
 
 func TestDialWrongPassword(t *testing.T) {
@@ -70,7 +70,7 @@ func TestDialWrongPassword(t *testing.T) {
 	sc.readCommand()
 	sc.write(frameAuthInvalid + frameGoodbye)
 	sc.nc.Close()
-	err := <-res
+	err := recv(t, res)
 	is.True(errors.Is(err, ErrAuth))                   // wrong password is ErrAuth
 	is.True(!strings.Contains(err.Error(), "hunter2")) // the password never appears in errors
 }
@@ -87,7 +87,7 @@ func TestDialRudeRejection(t *testing.T) {
 	sc := s.accept(t)
 	sc.write(frameRude + frameGoodbye)
 	sc.nc.Close()
-	err := <-res
+	err := recv(t, res)
 	is.True(errors.Is(err, ErrAuth))                                  // not let in
 	is.True(strings.Contains(err.Error(), "Access Denied, go away.")) // the server's own words
 }
@@ -113,7 +113,7 @@ func TestPasswordWithNewlineIsRefused(t *testing.T) {
 	}()
 	sc := s.accept(t)
 	sc.write(frameAuthRequest)
-	err := <-res
+	err := recv(t, res)
 	is.True(errors.Is(err, ErrInvalidCommand)) // ESL injection through the password
 }
 
@@ -211,7 +211,7 @@ func TestCancelledCallerDoesNotShiftReplies(t *testing.T) {
 	cmd, _ := sc.readCommand()
 	is.Equal(cmd, "api slow\n")
 	cancel()
-	is.True(errors.Is(<-first, context.Canceled)) // the caller gave up
+	is.True(errors.Is(recv(t, first), context.Canceled)) // the caller gave up
 
 	second := make(chan string, 1)
 	go func() {
@@ -221,7 +221,7 @@ func TestCancelledCallerDoesNotShiftReplies(t *testing.T) {
 	cmd, _ = sc.readCommand()
 	is.Equal(cmd, "api fast\n")
 	sc.write(frameAPI("reply to slow") + frameAPI("reply to fast"))
-	is.Equal(<-second, "reply to fast") // the late reply did not shift onto the next caller
+	is.Equal(recv(t, second), "reply to fast") // the late reply did not shift onto the next caller
 }
 
 func TestDisconnectReleasesEveryWaiter(t *testing.T) {
@@ -241,9 +241,9 @@ func TestDisconnectReleasesEveryWaiter(t *testing.T) {
 	}
 	sc.nc.Close()
 	for range n {
-		is.True(errors.Is(<-errs, ErrClosed)) // every waiter released with ErrClosed
+		is.True(errors.Is(recv(t, errs), ErrClosed)) // every waiter released with ErrClosed
 	}
-	<-c.Done()
+	waitClosed(t, c.Done())
 	is.True(errors.Is(c.Err(), ErrClosed)) // Err says why
 	_, err := c.API(testContext(t), "status")
 	is.True(errors.Is(err, ErrClosed)) // later calls fail at once
@@ -276,7 +276,7 @@ func TestBGAPIWaitsForItsJob(t *testing.T) {
 	}()
 	body, err := c.BGAPI(testContext(t), "status")
 	is.NoErr(err)
-	is.NoErr(<-errc)
+	is.NoErr(recv(t, errc))
 	is.Equal(body, "UP 0 years\n") // the job's own result
 }
 
@@ -297,9 +297,9 @@ func TestHandlersSeeOnlySubscribedEventsInOrder(t *testing.T) {
 		sc.write(frameEvent([][2]string{{"Event-Name", "HEARTBEAT"}}, ""))
 		sc.write(frameEvent([][2]string{{"Event-Name", "CHANNEL_STATE"}, {"Unique-ID", "u1"}, {"Channel-State", st}}, ""))
 	}
-	is.Equal(<-got, "CHANNEL_STATE CS_INIT")
-	is.Equal(<-got, "CHANNEL_STATE CS_ROUTING")
-	is.Equal(<-got, "CHANNEL_STATE CS_EXECUTE")
+	is.Equal(recv(t, got), "CHANNEL_STATE CS_INIT")
+	is.Equal(recv(t, got), "CHANNEL_STATE CS_ROUTING")
+	is.Equal(recv(t, got), "CHANNEL_STATE CS_EXECUTE")
 }
 
 // A handler may call back into the connection: the reader is never the one
@@ -324,7 +324,7 @@ func TestHandlerCanCallAPI(t *testing.T) {
 		got <- body
 	})
 	is.NoErr(c.Subscribe(testContext(t), "HEARTBEAT"))
-	is.Equal(<-got, "from handler: api status\n") // no deadlock
+	is.Equal(recv(t, got), "from handler: api status\n") // no deadlock
 }
 
 func TestPanickingHandlerLeavesConnectionAlive(t *testing.T) {
@@ -345,7 +345,7 @@ func TestPanickingHandlerLeavesConnectionAlive(t *testing.T) {
 		got <- e.Get("n")
 	})
 	is.NoErr(c.Subscribe(testContext(t), "HEARTBEAT"))
-	is.Equal(<-got, "2") // the next event is still handled
+	is.Equal(recv(t, got), "2") // the next event is still handled
 	select {
 	case <-c.Done():
 		t.Fatal("connection ended after a handler panic")
@@ -406,9 +406,9 @@ func TestMalformedFrameClosesConnection(t *testing.T) {
 	}()
 	sc.readCommand()
 	sc.write("Content-Type: api/response\nContent-Length: 999999\n\n") // beyond the cap
-	err := <-res
+	err := recv(t, res)
 	is.True(errors.Is(err, ErrClosed)) // the waiter is released
-	<-c.Done()
+	waitClosed(t, c.Done())
 	var pe *ProtocolError
 	is.True(errors.As(c.Err(), &pe)) // Err says what was wrong
 }
@@ -437,7 +437,7 @@ func TestPasswordNeverInErrors(t *testing.T) {
 			}
 			sc.write(reply)
 			sc.nc.Close()
-			err := <-res
+			err := recv(t, res)
 			var pe *ProtocolError
 			is.True(errors.Is(err, ErrAuth) || errors.As(err, &pe)) // the kind of failure is kept
 			is.True(!strings.Contains(err.Error(), "hunter2"))      // the password is not
@@ -457,7 +457,7 @@ func TestSubscribeWritesNormalizedNames(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(cmd, "event plain CHANNEL_ANSWER HEARTBEAT CUSTOM sofia::register\n")
 	sc.write(frameReply("+OK event listener enabled plain"))
-	is.NoErr(<-res)
+	is.NoErr(recv(t, res))
 }
 
 // SetVariable escapes what FreeSWITCH's argument splitter would change
@@ -488,7 +488,7 @@ func TestSetVariableEscapes(t *testing.T) {
 			}
 			is.Equal(cmd, want)
 			sc.write(frameAPI("+OK\n"))
-			is.NoErr(<-res)
+			is.NoErr(recv(t, res))
 		})
 	}
 }

@@ -115,7 +115,7 @@ func TestOutboundReplaysCapturedSession(t *testing.T) {
 			nc.Write(f)
 		}
 	}
-	res := <-got
+	res := recv(t, got)
 	is.Equal(res.uuid, capturedUUID) // Unique-ID from the channel data
 	is.Equal(res.mode, "async")      // decoded connect reply
 	is.Equal(res.dest, "5000")       // Caller-* headers
@@ -146,9 +146,9 @@ func TestOutboundSyncSocketMode(t *testing.T) {
 	defer client.Close()
 	_, err = client.API(genesis.TestContext(t), fmt.Sprintf("originate user/1000 &socket(%s full)", addr))
 	is.NoErr(err)
-	is.Equal(<-modes, "static") // FreeSWITCH's name for sync mode
+	is.Equal(recv(t, modes), "static") // FreeSWITCH's name for sync mode
 	for range 3 {
-		is.NoErr(<-errs)
+		is.NoErr(recv(t, errs))
 	}
 }
 

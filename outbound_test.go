@@ -36,8 +36,13 @@ func serve(t testing.TB, handler genesis.SessionHandler, opts ...genesis.ServerO
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		o.Shutdown(ctx)
-		if err := <-served; !errors.Is(err, genesis.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		select {
+		case err := <-served:
+			if !errors.Is(err, genesis.ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
+		case <-ctx.Done():
+			t.Errorf("Serve did not return after Shutdown")
 		}
 	})
 	return o, l.Addr().String()
@@ -61,13 +66,13 @@ func TestOutboundSessionAnswersPlaysAndHangsUp(t *testing.T) {
 	})
 	call, err := srv.Call(genesis.TestContext(t), addr, map[string]string{"caller_id_number": "1001"})
 	is.NoErr(err)
-	r := <-results
+	r := recv(t, results)
 	is.Equal(r.caller, "1001") // channel data from connect
 	is.True(r.state >= genesis.StateExecute)
 	for _, err := range r.errs {
 		is.NoErr(err) // answer, playback and hangup all completed
 	}
-	<-call.Done()
+	receive(t, genesis.TestContext(t), call.Done(), "call.Done")
 	is.Equal(call.Cause(), genesis.CauseNormalClearing)
 }
 
@@ -94,12 +99,12 @@ func TestSessionBridgesToANewChannel(t *testing.T) {
 	call, err := srv.Call(genesis.TestContext(t), addr, nil)
 	is.NoErr(err)
 	for range 2 {
-		is.NoErr(<-errs)
+		is.NoErr(recv(t, errs))
 	}
-	newLeg := <-other
-	is.NoErr(<-errs) // bridged
-	is.NoErr(<-errs) // and hung up
-	<-call.Done()
+	newLeg := recv(t, other)
+	is.NoErr(recv(t, errs)) // bridged
+	is.NoErr(recv(t, errs)) // and hung up
+	receive(t, genesis.TestContext(t), call.Done(), "call.Done")
 	is.NoErr(srv.WaitChannels(genesis.TestContext(t), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 })) // the new leg is gone as well
 	is.True(newLeg != call.UUID())
 }
@@ -118,14 +123,14 @@ func TestFarEndHangsUpDuringSessionPlayback(t *testing.T) {
 	})
 	call, err := srv.Call(genesis.TestContext(t), addr, nil)
 	is.NoErr(err)
-	id := <-started
+	id := recv(t, started)
 	waitApplication(t, srv, id, "playback")
 	is.NoErr(srv.Hangup(call.UUID(), genesis.CauseUserBusy))
 	var he *genesis.HangupError
-	is.True(errors.As(<-res, &he))            // Playback says the channel is gone
-	is.Equal(he.Cause, genesis.CauseUserBusy) // with the cause
-	is.True(<-res != nil)                     // and ctx ended
-	<-call.Done()
+	is.True(errors.As(recv(t, res), &he))              // Playback says the channel is gone
+	is.Equal(he.Cause, genesis.CauseUserBusy)          // with the cause
+	is.True(errors.Is(recv(t, res), context.Canceled)) // and ctx ended
+	receive(t, genesis.TestContext(t), call.Done(), "call.Done")
 }
 
 func TestShutdownWithLiveCalls(t *testing.T) {
@@ -149,10 +154,10 @@ func TestShutdownWithLiveCalls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(genesis.TestContext(t), 100*time.Millisecond)
 	defer cancel()
 	err = o.Shutdown(ctx)
-	is.True(errors.Is(err, context.DeadlineExceeded))     // handlers outlived the grace period
-	is.True(errors.Is(<-served, genesis.ErrServerClosed)) // Serve says why it stopped
+	is.True(errors.Is(err, context.DeadlineExceeded))            // handlers outlived the grace period
+	is.True(errors.Is(recv(t, served), genesis.ErrServerClosed)) // Serve says why it stopped
 	for _, c := range calls {
-		<-c.Done() // closing the sockets released every call
+		receive(t, genesis.TestContext(t), c.Done(), "c.Done") // closing the sockets released every call
 	}
 	_, err = srv.Call(genesis.TestContext(t), l.Addr().String(), nil)
 	is.True(errors.Is(err, syscall.ECONNREFUSED)) // no longer accepting
@@ -179,11 +184,11 @@ func TestPanickingSessionHandlerIsContained(t *testing.T) {
 	}, genesis.WithLogger(logger))
 	first, err := srv.Call(genesis.TestContext(t), addr, nil)
 	is.NoErr(err)
-	<-first.Done() // the panicking session's call was released
+	receive(t, genesis.TestContext(t), first.Done(), "first.Done") // the panicking session's call was released
 	second, err := srv.Call(genesis.TestContext(t), addr, nil)
 	is.NoErr(err)
-	is.NoErr(<-answered) // the server still serves
-	<-second.Done()      // the handler returned: the socket closed, the call ended
+	is.NoErr(recv(t, answered))                                      // the server still serves
+	receive(t, genesis.TestContext(t), second.Done(), "second.Done") // the handler returned: the socket closed, the call ended
 	mu.Lock()
 	defer mu.Unlock()
 	is.True(strings.Contains(logs.String(), "session handler bug")) // the panic was logged
@@ -211,7 +216,7 @@ func TestMaxSessionsRefusesExtraCalls(t *testing.T) {
 	<-running
 	call, err := srv.Call(genesis.TestContext(t), addr, nil)
 	if err == nil {
-		<-call.Done() // refused: the socket closed at once
+		receive(t, genesis.TestContext(t), call.Done(), "call.Done") // refused: the socket closed at once
 	}
 	is.Equal(o.Refused(), int64(1)) // counted
 	close(release)
@@ -268,7 +273,7 @@ func TestManyConcurrentSessionsLeaveNoGoroutines(t *testing.T) {
 		is.NoErr(err)
 	}
 	is.NoErr(o.Shutdown(ctx))
-	is.True(errors.Is(<-served, genesis.ErrServerClosed))
+	is.True(errors.Is(recv(t, served), genesis.ErrServerClosed))
 	genesis.WaitGoroutines(t, before)
 }
 
@@ -296,6 +301,6 @@ func TestSessionHangsUpTheBridgedLeg(t *testing.T) {
 	})
 	call, err := srv.Call(genesis.TestContext(t), addr, nil)
 	is.NoErr(err)
-	is.NoErr(<-errs) // no ctx error although the call ended under it
+	is.NoErr(recv(t, errs)) // no ctx error although the call ended under it
 	<-call.HungUp()
 }

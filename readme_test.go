@@ -88,13 +88,13 @@ func TestFakeswitchQuickStart(t *testing.T) {
 	ch.OnAnyDTMF(func(ctx context.Context, d string) { digits <- d })
 	srv.SendDTMF(ch.UUID(), "123")               // the caller presses keys
 	srv.Hangup(ch.UUID(), genesis.CauseUserBusy) // the far end hangs up
-	is.Equal(<-digits+<-digits+<-digits, "123")
-	<-ch.Done()
+	is.Equal(recv(t, digits)+recv(t, digits)+recv(t, digits), "123")
+	receive(t, genesis.TestContext(t), ch.Done(), "ch.Done")
 
 	outboundAddr := serveForReadme(t)
 	call, err := srv.Call(ctx, outboundAddr, nil) // an incoming call for your app
 	is.NoErr(err)
-	<-call.Done()
+	receive(t, genesis.TestContext(t), call.Done(), "call.Done")
 }
 
 func serveForReadme(t *testing.T) string {

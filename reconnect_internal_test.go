@@ -68,20 +68,20 @@ func TestReconnectTranscript(t *testing.T) {
 
 	call(func() error { return c.Subscribe(ctx, "CUSTOM", "example::ping") })
 	sc.serve(t, "event plain CUSTOM example::ping\n", frameReply("+OK event listener enabled plain"))
-	is.NoErr(<-done)
+	is.NoErr(recv(t, done))
 	call(func() error { return c.Subscribe(ctx, "HEARTBEAT") })
 	sc.serve(t, "event plain HEARTBEAT\n", frameReply("+OK event listener enabled plain"))
-	is.NoErr(<-done)
+	is.NoErr(recv(t, done))
 	call(func() error { return c.Filter(ctx, "Event-Name", "HEARTBEAT") })
 	sc.serve(t, "filter Event-Name HEARTBEAT\n", frameReply("+OK filter added. [Event-Name]=[HEARTBEAT]"))
-	is.NoErr(<-done)
+	is.NoErr(recv(t, done))
 
 	call(func() error { _, err := c.API(ctx, "status"); return err })
 	cmd, err := sc.readCommand()
 	is.NoErr(err)
 	is.Equal(cmd, "api status\n")
 	sc.nc.Close() // the link drops before the reply
-	err = <-done
+	err = recv(t, done)
 	is.True(errors.Is(err, ErrClosed)) // the call in flight fails
 
 	sc = s.accept(t)
@@ -93,7 +93,7 @@ func TestReconnectTranscript(t *testing.T) {
 	is.True(logs.Wait("genesis: reconnected", 10*time.Second))
 	call(func() error { _, err := c.API(ctx, "status"); return err })
 	sc.serve(t, "api status\n", frameAPI("UP\n"))
-	is.NoErr(<-done)
+	is.NoErr(recv(t, done))
 	select {
 	case <-c.Done():
 		t.Fatal("Done closed by a reconnect")
@@ -111,7 +111,7 @@ func TestReconnectGivesUpOnRefusedPassword(t *testing.T) {
 	sc = s.accept(t)
 	is.NoErr(sc.write(frameAuthRequest))
 	sc.serve(t, "auth ClueCon\n", frameAuthInvalid)
-	<-c.Done()
+	waitClosed(t, c.Done())
 	is.True(errors.Is(c.Err(), ErrAuth))
 	_, err := c.API(testContext(t), "status")
 	is.True(errors.Is(err, ErrClosed))
@@ -128,13 +128,13 @@ func TestReconnectEndsWhenReplayIsRefused(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Subscribe(testContext(t), "HEARTBEAT") }()
 	sc.serve(t, "event plain HEARTBEAT\n", frameReply("+OK event listener enabled plain"))
-	is.NoErr(<-done)
+	is.NoErr(recv(t, done))
 	sc.nc.Close()
 	sc = s.accept(t)
 	is.NoErr(sc.write(frameAuthRequest))
 	sc.serve(t, "auth ClueCon\n", frameAuthOK)
 	sc.serve(t, "event plain HEARTBEAT\n", frameReply("-ERR no"))
-	<-c.Done()
+	waitClosed(t, c.Done())
 	var ce *CommandError
 	is.True(errors.As(c.Err(), &ce)) // Err says what was refused
 	is.Equal(ce.Reply, "-ERR no")

@@ -64,8 +64,8 @@ func TestReconnectRestoresSubscriptionsAndFilters(t *testing.T) {
 	is.Equal(srv.ConnectionCount(), 1)
 	is.Equal(sorted(srv.Filters()), sorted(filters)) // the same filters (their order does not matter)
 	srv.Heartbeat()
-	is.Equal((<-beats).Name(), "HEARTBEAT") // subscription, filter and handler all back
-	out, err := c.BGAPI(ctx, "status")      // bgapi results get through the filter again
+	is.Equal(recv(t, beats).Name(), "HEARTBEAT") // subscription, filter and handler all back
+	out, err := c.BGAPI(ctx, "status")           // bgapi results get through the filter again
 	is.NoErr(err)
 	is.True(len(out) > 0)
 	is.Equal(srv.CommandCount("event"), 2*subscriptions) // each subscription once per connection
@@ -163,7 +163,7 @@ func linkEvents(t *testing.T, srv *fakeswitch.Server) (*genesis.Inbound, *relay,
 	return c, r, lost, back
 }
 
-func receive[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) T {
+func receive[T any](t testing.TB, ctx context.Context, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
@@ -319,7 +319,7 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	_, err = c.API(genesis.TestContext(t), "status")
 	is.True(errors.Is(err, genesis.ErrClosed)) // calls fail fast meanwhile
 	is.NoErr(c.Close())
-	<-c.Done()
+	receive(t, genesis.TestContext(t), c.Done(), "c.Done")
 	is.NoErr(c.Err())
 	genesis.WaitGoroutines(t, goroutines)
 }

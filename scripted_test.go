@@ -182,3 +182,26 @@ func testContext(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// waitClosed waits for ch to be closed, under the test's deadline.
+func waitClosed(t testing.TB, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-testContext(t).Done():
+		t.Fatal("not closed before the test's deadline")
+	}
+}
+
+// recv receives from ch under the test's deadline.
+func recv[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-testContext(t).Done():
+		t.Fatal("nothing received before the test's deadline")
+		var zero T
+		return zero
+	}
+}
