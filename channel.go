@@ -167,14 +167,17 @@ func (ch *Channel) observe(ev *Event) (then func()) {
 	if s, err := ParseChannelState(ev.Get("Channel-State")); err == nil && s != StateNone {
 		ch.setStateLocked(s, ev)
 	}
-	switch ev.Get("Answer-State") {
-	case "answered":
-		ch.answered = true
-	case "hangup":
-		ch.hangupLocked(ev)
-	}
 	end := false
 	switch name {
+	case EventChannelData:
+		// A snapshot (uuid_dump, an outbound session's channel data): it
+		// tells what the events it stands for would have.
+		switch ev.Get("Answer-State") {
+		case "answered":
+			ch.answered = true
+		case "hangup":
+			ch.hangupLocked(ev)
+		}
 	case EventChannelAnswer:
 		ch.answered = true
 	case EventChannelHangup:
