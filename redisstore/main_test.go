@@ -72,6 +72,7 @@ func startRedisServer(path string) (string, func(), error) {
 		}
 		cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+		dieWithTests(cmd)
 		if err := cmd.Start(); err != nil {
 			return "", nil, err
 		}
