@@ -99,6 +99,7 @@ type memoryTicket struct {
 	max        int
 	granted    chan struct{} // closed, under q.mu, when the item is given a slot
 	done       chan struct{} // closed by Leave
+	left       bool          // Leave has run; under q.mu
 }
 
 func (t *memoryTicket) Wait(ctx context.Context) error {
@@ -110,12 +111,16 @@ func (t *memoryTicket) Wait(ctx context.Context) error {
 	}
 }
 
-// Leave removes the item, waiting or holding, and grants what it freed. The
-// Queue calls it once; a second call finds nothing to remove.
+// Leave removes the item, waiting or holding, and grants what it freed.
 func (t *memoryTicket) Leave(context.Context) error {
 	q := t.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if t.left {
+		return nil
+	}
+	t.left = true
+	close(t.done)
 	l := q.lines[t.line]
 	if l == nil {
 		return nil
@@ -124,14 +129,11 @@ func (t *memoryTicket) Leave(context.Context) error {
 		delete(l.holding, t.item)
 	} else if i := slices.Index(l.waiting, t); i >= 0 {
 		l.waiting = slices.Delete(l.waiting, i, i+1)
-	} else {
-		return nil
 	}
 	l.grant()
 	if len(l.waiting) == 0 && len(l.holding) == 0 {
 		delete(q.lines, t.line)
 	}
-	close(t.done)
 	return nil
 }
 

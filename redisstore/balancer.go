@@ -65,6 +65,9 @@ func (b *Balancer) Order(ctx context.Context, dests []string) ([]string, error) 
 }
 
 func (b *Balancer) counts(ctx context.Context, dests []string) ([]int64, error) {
+	if len(dests) == 0 {
+		return nil, ctx.Err()
+	}
 	// EVALSHA in a pipeline does not fall back to EVAL by itself: after a
 	// Redis restart (an empty script cache) the pipeline is sent once more
 	// with the scripts' source.

@@ -73,4 +73,3 @@ func storeGoroutines() []string {
 	}
 	return left
 }
-

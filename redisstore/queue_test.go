@@ -271,6 +271,53 @@ func TestQueueCancelRaceAcrossInstances(t *testing.T) {
 	}
 }
 
+// FIFO order holds while waiters on three instances are canceled and
+// slots released at once: of the items not canceled, each is granted after
+// every item that joined before it, whichever instance it joined through.
+func TestQueueFIFOUnderConcurrencyAcrossInstances(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := testContext(t)
+	inst := newInstances(t, 3)
+	const n = 30
+
+	var order []int // with one slot, the order holders record is the order of grants
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	cancels := make([]context.CancelFunc, n)
+	for i := range n {
+		wctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		res := inst[i%3].acquireAsync(wctx, t, "l", fmt.Sprint(i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := <-res
+			if got.err != nil {
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			got.slot.Release() // at once, while others are still joining
+		}()
+		if i%4 == 3 {
+			go cancels[i-1]() // a caller hangs up mid-line
+		}
+	}
+	wg.Wait()
+	for _, c := range cancels {
+		c()
+	}
+	for k := 1; k < len(order); k++ {
+		is.True(order[k-1] < order[k]) // granted in the order they joined
+	}
+	is.True(len(order) >= n*3/4) // the canceled ones aside, everyone was served
+	st, err := inst[1].q.Stats(ctx, "l")
+	is.NoErr(err)
+	is.Equal(st, genesis.QueueStats{})
+}
+
 // An instance that dies holding a slot stops renewing its lease: the next
 // in line, on another instance, gets the slot once the lease has lapsed,
 // within the documented 4/3 of the lease; the dead holder's Slot reports
@@ -292,7 +339,7 @@ func TestQueueInstanceDiesMidSlot(t *testing.T) {
 	took := time.Since(killed)
 	is.NoErr(got.err)
 	t.Logf("slot freed %v after the kill (lease %v)", took, lease)
-	is.True(took >= lease/2)          // the lease held it until it lapsed (last renewal at most lease/3 before the kill)
+	is.True(took >= lease/2)         // the lease held it until it lapsed (last renewal at most lease/3 before the kill)
 	is.True(took <= lease*4/3+lease) // within the documented delay (+ a lease of slack for a loaded machine)
 
 	select {
