@@ -326,7 +326,7 @@ func TestQueueInstanceDiesMidSlot(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	ctx := testContext(t)
-	const lease = 300 * time.Millisecond
+	const lease = 500 * time.Millisecond
 	inst := newInstances(t, 2, redisstore.WithLease(lease))
 
 	holder := receive(ctx, t, inst[0].acquireAsync(ctx, t, "sales", "doomed"))
@@ -335,12 +335,14 @@ func TestQueueInstanceDiesMidSlot(t *testing.T) {
 
 	killed := time.Now()
 	inst[0].kill()
+	st, err := inst[1].q.Stats(ctx, "sales")
+	is.NoErr(err)
+	is.Equal(st, genesis.QueueStats{Waiting: 1, Active: 1}) // a dead instance sends nothing: only its lease can free the slot
 	got := receive(ctx, t, next)
 	took := time.Since(killed)
 	is.NoErr(got.err)
 	t.Logf("slot freed %v after the kill (lease %v)", took, lease)
-	is.True(took >= lease/2)         // the lease held it until it lapsed (last renewal at most lease/3 before the kill)
-	is.True(took <= lease*4/3+lease) // within the documented delay (+ a lease of slack for a loaded machine)
+	is.True(took <= lease*4/3+time.Second) // within the documented delay, with a second of slack for a loaded machine
 
 	select {
 	case <-holder.slot.Done(): // the dead instance's Slot knows
