@@ -21,8 +21,9 @@ import (
 // Release) owns one that renews its lease; while at least one Acquire waits
 // in this instance, the backend owns one that receives grants (Redis
 // pub/sub). Release, or the end of the last wait, stops them and waits for
-// them. Closing the Redis client ends them too (their slots are then lost
-// and freed by the lease).
+// them. Closing the Redis client ends them too, at their next renewal
+// (within a third of the lease): their slots are then lost, and Redis frees
+// them when the lease lapses.
 type QueueBackend struct {
 	rdb     redis.UniversalClient
 	o       options
