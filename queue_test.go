@@ -67,18 +67,6 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// receive waits for one result under the test's deadline.
-func receive[T any](ctx context.Context, t *testing.T, c <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-c:
-		return v
-	case <-ctx.Done():
-		t.Fatalf("no result: %v", ctx.Err())
-		panic("unreachable")
-	}
-}
-
 // pending reports whether c has nothing to receive yet.
 func pending[T any](c <-chan T) bool {
 	select {
@@ -97,7 +85,7 @@ func TestQueueFIFO(t *testing.T) {
 	ctx := testContext(t)
 	q, joined := newSignalQueue()
 
-	holder := receive(ctx, t, acquireAsync(ctx, t, q, joined, "sales", "holder"))
+	holder := receive(t, ctx, acquireAsync(ctx, t, q, joined, "sales", "holder"), "a result")
 	is.NoErr(holder.err)
 	items := []string{"a", "b", "c", "d", "e"}
 	var waiters []<-chan acquired
@@ -119,7 +107,7 @@ func TestQueueFIFO(t *testing.T) {
 	prev := holder.slot
 	for i, w := range waiters {
 		prev.Release()
-		got := receive(ctx, t, w)
+		got := receive(t, ctx, w, "a result")
 		is.NoErr(got.err)
 		is.Equal(got.item, items[i]) // granted in the order they joined
 		is.Equal(got.slot.ItemID(), items[i])
@@ -189,14 +177,14 @@ func TestQueueCanceledWaiterLeavesAtOnce(t *testing.T) {
 	ctx := testContext(t)
 	q, joined := newSignalQueue()
 
-	holder := receive(ctx, t, acquireAsync(ctx, t, q, joined, "sales", "holder"))
+	holder := receive(t, ctx, acquireAsync(ctx, t, q, joined, "sales", "holder"), "a result")
 	is.NoErr(holder.err)
 	actx, hangUp := context.WithCancel(ctx)
 	a := acquireAsync(actx, t, q, joined, "sales", "a")
 	b := acquireAsync(ctx, t, q, joined, "sales", "b")
 
 	hangUp() // the caller a hung up
-	got := receive(ctx, t, a)
+	got := receive(t, ctx, a, "a result")
 	is.True(errors.Is(got.err, context.Canceled)) // Acquire says why
 	is.Equal(got.slot, nil)
 	_, err := q.Position(ctx, "sales", "a")
@@ -209,7 +197,7 @@ func TestQueueCanceledWaiterLeavesAtOnce(t *testing.T) {
 	is.Equal(st, genesis.QueueStats{Waiting: 1, Active: 1})
 
 	holder.slot.Release()
-	got = receive(ctx, t, b)
+	got = receive(t, ctx, b, "a result")
 	is.NoErr(got.err)
 	is.Equal(got.item, "b") // the slot skips a
 	got.slot.Release()
@@ -244,7 +232,7 @@ func TestQueueCancelRaceNeverHolds(t *testing.T) {
 	for round := range 200 {
 		is := is.New(t)
 		q, joined := newSignalQueue()
-		holder := receive(ctx, t, acquireAsync(ctx, t, q, joined, "l", "holder"))
+		holder := receive(t, ctx, acquireAsync(ctx, t, q, joined, "l", "holder"), "a result")
 		is.NoErr(holder.err)
 		actx, hangUp := context.WithCancel(ctx)
 		a := acquireAsync(actx, t, q, joined, "l", "a")
@@ -252,7 +240,7 @@ func TestQueueCancelRaceNeverHolds(t *testing.T) {
 
 		go hangUp()
 		go holder.slot.Release()
-		got := receive(ctx, t, a)
+		got := receive(t, ctx, a, "a result")
 		if got.err == nil {
 			p, err := q.Position(ctx, "l", "a")
 			is.NoErr(err)
@@ -264,7 +252,7 @@ func TestQueueCancelRaceNeverHolds(t *testing.T) {
 			_, err := q.Position(ctx, "l", "a")
 			is.True(errors.Is(err, genesis.ErrNotInLine)) // a holds nothing
 		}
-		gb := receive(ctx, t, b) // b is served either way
+		gb := receive(t, ctx, b, "a result") // b is served either way
 		is.NoErr(gb.err)
 		st, err := q.Stats(ctx, "l")
 		is.NoErr(err)
@@ -284,7 +272,7 @@ func TestQueueReleaseIdempotent(t *testing.T) {
 	is := is.New(t)
 	ctx := testContext(t)
 	q, joined := newSignalQueue()
-	holder := receive(ctx, t, acquireAsync(ctx, t, q, joined, "l", "holder"))
+	holder := receive(t, ctx, acquireAsync(ctx, t, q, joined, "l", "holder"), "a result")
 	is.NoErr(holder.err)
 	a := acquireAsync(ctx, t, q, joined, "l", "a")
 	b := acquireAsync(ctx, t, q, joined, "l", "b")
@@ -297,7 +285,7 @@ func TestQueueReleaseIdempotent(t *testing.T) {
 	wg.Wait()
 	<-holder.slot.Done() // closed by the release
 	is.NoErr(holder.slot.Err())
-	ga := receive(ctx, t, a)
+	ga := receive(t, ctx, a, "a result")
 	is.NoErr(ga.err)
 	st, err := q.Stats(ctx, "l")
 	is.NoErr(err)
@@ -305,7 +293,7 @@ func TestQueueReleaseIdempotent(t *testing.T) {
 	is.True(pending(b))
 	ga.slot.Release()
 	ga.slot.Release()
-	gb := receive(ctx, t, b)
+	gb := receive(t, ctx, b, "a result")
 	is.NoErr(gb.err)
 	gb.slot.Release()
 }
@@ -317,7 +305,7 @@ func TestQueueHeadIsNotOvertaken(t *testing.T) {
 	is := is.New(t)
 	ctx := testContext(t)
 	q, joined := newSignalQueue()
-	holder := receive(ctx, t, acquireAsync(ctx, t, q, joined, "l", "holder"))
+	holder := receive(t, ctx, acquireAsync(ctx, t, q, joined, "l", "holder"), "a result")
 	is.NoErr(holder.err)
 	head := acquireAsync(ctx, t, q, joined, "l", "head")                               // max 1: waits
 	wide := acquireAsync(ctx, t, q, joined, "l", "wide", genesis.WithMaxConcurrent(5)) // would fit
@@ -327,9 +315,9 @@ func TestQueueHeadIsNotOvertaken(t *testing.T) {
 	is.True(pending(wide))
 
 	holder.slot.Release()
-	gh := receive(ctx, t, head)
+	gh := receive(t, ctx, head, "a result")
 	is.NoErr(gh.err)
-	gw := receive(ctx, t, wide) // once head holds, wide's own max lets it in
+	gw := receive(t, ctx, wide, "a result") // once head holds, wide's own max lets it in
 	is.NoErr(gw.err)
 	gh.slot.Release()
 	gw.slot.Release()
@@ -452,14 +440,14 @@ func TestQueueWithWaiting(t *testing.T) {
 			s, err := q.Acquire(ctx, "l", genesis.WithItemID(id), genesis.WithWaiting(func(p int) { positions <- p }))
 			res <- acquired{id, s, err}
 		}()
-		is.Equal(receive(ctx, t, positions), map[string]int{"a": 1, "b": 2}[id]) // its place as it joined
+		is.Equal(receive(t, ctx, positions, "a result"), map[string]int{"a": 1, "b": 2}[id]) // its place as it joined
 	}
 	s.Release()
-	ga := receive(ctx, t, res)
+	ga := receive(t, ctx, res, "a result")
 	is.NoErr(ga.err)
 	is.Equal(ga.item, "a")
 	ga.slot.Release()
-	gb := receive(ctx, t, res)
+	gb := receive(t, ctx, res, "a result")
 	is.NoErr(gb.err)
 	gb.slot.Release()
 }
