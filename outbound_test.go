@@ -27,13 +27,12 @@ func serve(t testing.TB, handler genesis.SessionHandler, opts ...genesis.ServerO
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The context is made first: its cancel then runs after the Shutdown
-	// below (cleanups run last-in first-out).
-	ctx := genesis.TestContext(t)
+	// Not the test's context: that ends before the cleanup below runs, and
+	// the cleanup's Shutdown is what must stop Serve.
 	served := make(chan error, 1)
-	go func() { served <- o.Serve(ctx, l) }()
+	go func() { served <- o.Serve(context.Background(), l) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		o.Shutdown(ctx)
 		select {
