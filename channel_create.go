@@ -21,6 +21,12 @@ import (
 // UUID; if ctx ends first the half-made call is hung up and ctx's error is
 // returned.
 func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...ChannelOption) (*Channel, error) {
+	return createChannel(ctx, p, dialPath, func(context.Context) HangupCause { return CauseOriginatorCancel }, opts...)
+}
+
+// createChannel is CreateChannel; a leg it gives up on because ctx ended
+// is hung up with cancelCause(ctx) (a ring group's loser: LOSE_RACE).
+func createChannel(ctx context.Context, p Protocol, dialPath string, cancelCause func(context.Context) HangupCause, opts ...ChannelOption) (*Channel, error) {
 	op := strings.TrimSpace("originate " + dialPath)
 	var o channelOptions
 	for _, opt := range opts {
@@ -35,7 +41,7 @@ func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...Cha
 	if err != nil {
 		return nil, opErr(op, err)
 	}
-	return ch.originate(ctx, op, dialPath, cmd)
+	return ch.originate(ctx, op, dialPath, cmd, cancelCause)
 }
 
 // originateCommand builds the originate argument for leg id: the library's
@@ -113,10 +119,10 @@ func (c *conn) track(ctx context.Context, id string, state ChannelState, handler
 
 // originate sends the originate as a background job (rule 5: one ringing
 // call never stalls the connection) and settles the Channel by its result.
-func (ch *Channel) originate(ctx context.Context, op, dialPath, cmd string) (*Channel, error) {
+func (ch *Channel) originate(ctx context.Context, op, dialPath, cmd string, cancelCause func(context.Context) HangupCause) (*Channel, error) {
 	c := ch.c
-	kill := func(ctx context.Context) {
-		c.api(ctx, "uuid_kill "+ch.uuid+" "+CauseOriginatorCancel.String())
+	kill := func(bg context.Context) { // once ctx has ended
+		c.api(bg, "uuid_kill "+ch.uuid+" "+cancelCause(ctx).String())
 	}
 	neverSent := false
 	result, err := c.bgapiJob(ctx, "originate "+cmd, func(late *Event) {
