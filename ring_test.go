@@ -109,7 +109,7 @@ func TestRingParallelFirstAnswerWins(t *testing.T) {
 	is.Equal(info.Name, "user/fast") // the one that answered
 	is.True(info.Answered)
 	is.Equal(info.Variables["origination_caller_id_number"], "5551234") // every leg's variables
-	noChannelsLeft(t, srv, ch.UUID())                                    // the slow leg was hung up …
+	noChannelsLeft(t, srv, ch.UUID())                                   // the slow leg was hung up …
 	causes := hangups.wait(t, 2)
 	delete(causes, ch.UUID())
 	is.Equal(len(causes), 2)
