@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // A Channel is one call leg. Its state is tracked from FreeSWITCH's events
@@ -44,6 +45,7 @@ type Channel struct {
 	ended     chan struct{} // closed on the reader once the channel is gone
 	done      chan struct{} // closed once its handlers have run for every event up to then
 	unobserve func()
+	created   time.Time // when the Channel was made, for the Hangup hook's duration
 }
 
 type eventWait struct {
@@ -108,6 +110,7 @@ func newChannel(c *conn, id string, state ChannelState) *Channel {
 		changed: make(chan struct{}),
 		ended:   make(chan struct{}),
 		done:    make(chan struct{}),
+		created: time.Now(),
 	}
 	var ended error
 	ch.unobserve, ended = c.obs.add(id, ch)
@@ -156,6 +159,11 @@ func (ch *Channel) Done() <-chan struct{} { return ch.done }
 // event's handlers are queued.
 func (ch *Channel) observe(ev *Event) (then func()) {
 	name := ev.Name()
+	if name == EventDTMF {
+		if h := ch.c.hooks; h != nil && h.DTMF != nil {
+			h.DTMF(ch.uuid, ev.Get("DTMF-Digit"))
+		}
+	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	before := ch.snapshotLocked()
@@ -347,8 +355,12 @@ func (ch *Channel) endLocked(err error) (then func()) {
 	ch.c.subs.releaseChannel(ch.uuid)
 	close(ch.ended)
 	ch.broadcastLocked()
+	cause, answered := ch.cause, ch.answered
 	return func() {
 		ch.release()
+		if h := ch.c.hooks; h != nil && h.Hangup != nil && err == nil {
+			h.Hangup(ch.uuid, cause, answered, time.Since(ch.created))
+		}
 		ch.c.disp.after(ch.uuid, func() { close(ch.done) })
 	}
 }

@@ -26,18 +26,23 @@ func CreateChannel(ctx context.Context, p Protocol, dialPath string, opts ...Cha
 
 // createChannel is CreateChannel; a leg it gives up on because ctx ended
 // is hung up with cancelCause(ctx) (a ring group's loser: LOSE_RACE).
-func createChannel(ctx context.Context, p Protocol, dialPath string, cancelCause func(context.Context) HangupCause, opts ...ChannelOption) (*Channel, error) {
+func createChannel(ctx context.Context, p Protocol, dialPath string, cancelCause func(context.Context) HangupCause, opts ...ChannelOption) (ch *Channel, err error) {
+	c := p.engine()
+	id := uuid.NewString()
+	ctx, end := c.hooks.opStart(ctx, OperationInfo{Op: "originate", UUID: id, DialPath: dialPath})
+	if end != nil {
+		defer func() { end(err) }()
+	}
 	op := strings.TrimSpace("originate " + dialPath)
 	var o channelOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	id := uuid.NewString()
 	cmd, err := originateCommand(id, dialPath, o.vars)
 	if err != nil {
 		return nil, opErr(op, err)
 	}
-	ch, err := p.engine().track(ctx, id, StateNew, o.handlers)
+	ch, err = c.track(ctx, id, StateNew, o.handlers)
 	if err != nil {
 		return nil, opErr(op, err)
 	}
@@ -63,7 +68,11 @@ func originateCommand(id, dialPath string, vars map[string]string) (string, erro
 // (uuid_dump), so nothing that happens meanwhile is missed. If FreeSWITCH
 // has no such leg the error wraps ErrNoSuchChannel. A leg already tracked
 // on this connection is returned as it is.
-func AttachChannel(ctx context.Context, p Protocol, id string) (*Channel, error) {
+func AttachChannel(ctx context.Context, p Protocol, id string) (ch *Channel, err error) {
+	ctx, end := p.engine().hooks.opStart(ctx, OperationInfo{Op: "attach", UUID: id})
+	if end != nil {
+		defer func() { end(err) }()
+	}
 	op := "attach " + id
 	if id == "" || strings.ContainsAny(id, " \t\r\n\x00") {
 		return nil, opErr(op, errInvalid("bad Unique-ID %q", id))
@@ -72,7 +81,7 @@ func AttachChannel(ctx context.Context, p Protocol, id string) (*Channel, error)
 	if ch := c.obs.channel(id); ch != nil {
 		return ch, nil
 	}
-	ch, err := c.track(ctx, id, StateNone, nil)
+	ch, err = c.track(ctx, id, StateNone, nil)
 	if err != nil {
 		return nil, opErr(op, err)
 	}

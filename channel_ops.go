@@ -15,6 +15,19 @@ import (
 // CHANNEL_EXECUTE_COMPLETE event. arg travels as a body, so it may hold
 // any bytes. If the channel hangs up first the error is a *HangupError.
 func (ch *Channel) Execute(ctx context.Context, app, arg string) (*Event, error) {
+	return ch.execOp(ctx, "execute", app, arg)
+}
+
+// execOp runs Execute as the operation named op, for hooks.
+func (ch *Channel) execOp(ctx context.Context, op, app, arg string) (ev *Event, err error) {
+	ctx, end := ch.c.hooks.opStart(ctx, OperationInfo{Op: op, UUID: ch.uuid, App: app})
+	if end != nil {
+		defer func() { end(err) }()
+	}
+	return ch.execute(ctx, app, arg)
+}
+
+func (ch *Channel) execute(ctx context.Context, app, arg string) (*Event, error) {
 	op := "execute " + app + " on " + ch.uuid
 	if app == "" || strings.ContainsAny(app, " \t") {
 		return nil, opErr(op, errInvalid("bad application name %q", app))
@@ -79,13 +92,13 @@ func (ch *Channel) Execute(ctx context.Context, app, arg string) (*Event, error)
 
 // Answer answers the channel.
 func (ch *Channel) Answer(ctx context.Context) error {
-	_, err := ch.Execute(ctx, "answer", "")
+	_, err := ch.execOp(ctx, "answer", "answer", "")
 	return err
 }
 
 // Park parks the channel; it returns once the park has begun.
 func (ch *Channel) Park(ctx context.Context) error {
-	_, err := ch.Execute(ctx, "park", "")
+	_, err := ch.execOp(ctx, "park", "park", "")
 	return err
 }
 
@@ -93,7 +106,7 @@ func (ch *Channel) Park(ctx context.Context) error {
 // "ivr/ivr-welcome.wav" or "tone_stream://%(200,0,800)") and returns when it
 // has finished.
 func (ch *Channel) Playback(ctx context.Context, path string) error {
-	ev, err := ch.Execute(ctx, "playback", path)
+	ev, err := ch.execOp(ctx, "playback", "playback", path)
 	if err != nil {
 		return err
 	}
@@ -132,7 +145,7 @@ func (ch *Channel) Say(ctx context.Context, text string, o SayOptions) error {
 	if text == "" || strings.TrimSpace(text) != text || strings.ContainsAny(text, `'\`) {
 		return opErr(op, errInvalid("text %q: FreeSWITCH would change it (empty, leading or trailing space, quote or backslash)", text))
 	}
-	_, err := ch.Execute(ctx, "say", strings.Join(words, " ")+" "+text)
+	_, err := ch.execOp(ctx, "say", "say", strings.Join(words, " ")+" "+text)
 	return err
 }
 
@@ -200,7 +213,7 @@ func (ch *Channel) PlayAndGetDigits(ctx context.Context, o DigitsOptions) (strin
 			return "", opErr(op, err)
 		}
 	}
-	ev, err := ch.Execute(ctx, "play_and_get_digits", strings.Join(args, " "))
+	ev, err := ch.execOp(ctx, "play_and_get_digits", "play_and_get_digits", strings.Join(args, " "))
 	if err != nil {
 		return "", err
 	}
@@ -210,7 +223,11 @@ func (ch *Channel) PlayAndGetDigits(ctx context.Context, o DigitsOptions) (strin
 // Bridge joins this channel and other (uuid_bridge) and returns when
 // FreeSWITCH reports the bridge. If either leg is gone, before or while it
 // waits, the error is a *HangupError naming that leg.
-func (ch *Channel) Bridge(ctx context.Context, other *Channel) error {
+func (ch *Channel) Bridge(ctx context.Context, other *Channel) (err error) {
+	ctx, end := ch.c.hooks.opStart(ctx, OperationInfo{Op: "bridge", UUID: ch.uuid})
+	if end != nil {
+		defer func() { end(err) }()
+	}
 	if other == nil {
 		return opErr("bridge "+ch.uuid, errInvalid("no channel to bridge to"))
 	}
@@ -260,7 +277,11 @@ func (ch *Channel) Bridge(ctx context.Context, other *Channel) error {
 // after FreeSWITCH accepted the hangup, the hangup counts as done. A
 // connection that is down (or ended) is an error wrapping ErrClosed: the
 // leg may well be up still.
-func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) error {
+func (ch *Channel) Hangup(ctx context.Context, cause HangupCause) (err error) {
+	ctx, end := ch.c.hooks.opStart(ctx, OperationInfo{Op: "hangup", UUID: ch.uuid})
+	if end != nil {
+		defer func() { end(err) }()
+	}
 	op := "hangup " + ch.uuid
 	if cause == CauseNone {
 		cause = CauseNormalClearing

@@ -1,6 +1,7 @@
 package genesis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,8 +38,10 @@ import (
 // runs, while a goroutine blocks on the network, or while the reader hands
 // a reply to its waiter.
 type conn struct {
-	fr  *frameReader // the reader's own: it alone reads and replaces it
-	log *slog.Logger
+	fr    *frameReader // the reader's own: it alone reads and replaces it
+	log   *slog.Logger
+	hooks *Hooks   // nil: none
+	info  ConnInfo // what hooks say the connection is
 
 	qmu     sync.Mutex
 	outq    []outgoing         // commands waiting for the writer, in call order
@@ -119,6 +122,8 @@ type connConfig struct {
 	logger       *slog.Logger
 	maxFrameSize int
 	laneBuffer   int
+	hooks        *Hooks
+	info         ConnInfo
 	notice       func(*Event) // told about disconnect notices, on the reader
 	// redial, backoff and the handlers: see conn.
 	redial       func(ctx context.Context) (net.Conn, *frameReader, error)
@@ -141,6 +146,8 @@ func newConn(nc net.Conn, fr *frameReader, cfg connConfig) *conn {
 		onReconnect:  cfg.onReconnect,
 		fr:           fr,
 		log:          cfg.logger,
+		hooks:        cfg.hooks,
+		info:         cfg.info,
 		notice:       cfg.notice,
 		jobs:         make(map[string]*waiter),
 		ctx:          ctx,
@@ -151,6 +158,9 @@ func newConn(nc net.Conn, fr *frameReader, cfg connConfig) *conn {
 	close(c.up)
 	c.disp.init(c, cfg.laneBuffer)
 	c.subs.init(c)
+	if h := c.hooks; h != nil && h.Connect != nil {
+		h.Connect(c.info)
+	}
 	go c.readLoop()
 	return c
 }
@@ -220,6 +230,13 @@ func (c *conn) deliverReply(ev *Event) {
 
 func (c *conn) route(ev *Event) {
 	name := ev.Name()
+	if h := c.hooks; h != nil && h.Event != nil {
+		info := EventInfo{Name: name}
+		if name == EventCustom {
+			info.Subclass = ev.Get("Event-Subclass")
+		}
+		h.Event(c.info, info)
+	}
 	if name == EventBackgroundJob {
 		c.deliverJob(ev)
 	}
@@ -336,7 +353,12 @@ func (c *conn) writeLoop() {
 
 // roundTrip writes one command and waits for its command/reply or
 // api/response.
-func (c *conn) roundTrip(ctx context.Context, buf []byte) (*Event, error) {
+func (c *conn) roundTrip(ctx context.Context, buf []byte) (ev *Event, err error) {
+	if h := c.hooks; h != nil && (h.CommandStart != nil || h.CommandEnd != nil) {
+		var end func(error)
+		ctx, end = c.commandHook(ctx, buf)
+		defer func() { end(err) }()
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -345,6 +367,24 @@ func (c *conn) roundTrip(ctx context.Context, buf []byte) (*Event, error) {
 		return nil, err
 	}
 	return c.await(ctx, w)
+}
+
+// commandHook calls CommandStart for the command in buf and returns what
+// calls CommandEnd.
+func (c *conn) commandHook(ctx context.Context, buf []byte) (context.Context, func(error)) {
+	line := buf
+	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		line = buf[:i]
+	}
+	info := CommandInfo{Name: commandName(string(line)), Conn: c.info}
+	if c.hooks.CommandStart != nil {
+		ctx = c.hooks.CommandStart(ctx, info)
+	}
+	return ctx, func(err error) {
+		if c.hooks.CommandEnd != nil {
+			c.hooks.CommandEnd(ctx, info, err)
+		}
+	}
 }
 
 func (c *conn) await(ctx context.Context, w *waiter) (*Event, error) {
@@ -421,7 +461,12 @@ func (c *conn) bgapi(ctx context.Context, command string) (string, error) {
 // before the result and late is not nil, late is called once: with the
 // result when it comes (on the reader: it must not block), or at once with
 // nil when the command never went out.
-func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) (*Event, error) {
+func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) (result *Event, err error) {
+	if h := c.hooks; h != nil && (h.CommandStart != nil || h.CommandEnd != nil) {
+		var end func(error)
+		ctx, end = c.commandHook(ctx, []byte("bgapi "+command))
+		defer func() { end(err) }()
+	}
 	id := uuid.NewString()
 	buf, err := appendCommand(nil, "bgapi "+command, header{"Job-UUID", id})
 	if err != nil {
@@ -560,6 +605,9 @@ func (c *conn) shutdown(cause error) {
 	c.qmu.Unlock()
 	if cause != nil {
 		c.log.Debug("genesis: connection ended", "err", cause)
+	}
+	if h := c.hooks; h != nil && h.Disconnect != nil {
+		h.Disconnect(c.info, cause)
 	}
 	l.nc.Close()
 	c.cancel()

@@ -38,6 +38,7 @@ func Dial(ctx context.Context, addr, password string, opts ...DialOption) (*Inbo
 	}
 	cfg.logger.Debug("genesis: connected", "addr", addr)
 	cc := cfg.connConfig()
+	cc.info = ConnInfo{Kind: "inbound", Addr: addr}
 	if cfg.reconnect {
 		cc.backoff = cfg.backoff
 		cc.onDisconnect, cc.onReconnect = cfg.onDisconnect, cfg.onReconnect

@@ -182,6 +182,9 @@ func (d *dispatcher) call(ctx context.Context, h Handler, ev *Event) {
 // drops on the logger, at most once a second with how many there were.
 func (d *dispatcher) drop(key string) {
 	total := d.dropped.Add(1)
+	if h := d.c.hooks; h != nil && h.Dropped != nil {
+		h.Dropped(d.c.info, key)
+	}
 	d.reportMu.Lock()
 	d.unreported++
 	now := time.Now()

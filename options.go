@@ -28,6 +28,7 @@ type commonConfig struct {
 	maxFrameSize   int
 	laneBuffer     int
 	connectTimeout time.Duration
+	hooks          *Hooks
 }
 
 type dialConfig struct {
@@ -72,7 +73,7 @@ func buildServerConfig(opts []ServerOption) serverConfig {
 }
 
 func (c commonConfig) connConfig() connConfig {
-	return connConfig{logger: c.logger, maxFrameSize: c.maxFrameSize, laneBuffer: c.laneBuffer}
+	return connConfig{logger: c.logger, maxFrameSize: c.maxFrameSize, laneBuffer: c.laneBuffer, hooks: c.hooks}
 }
 
 // commonOption is an Option: it sets what both constructors share.

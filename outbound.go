@@ -269,6 +269,7 @@ func (o *Outbound) connect(ctx context.Context, nc net.Conn, end context.CancelF
 	s := &Session{uuid: id, data: data, end: end}
 	cfg := o.cfg.connConfig()
 	cfg.notice = s.onNotice
+	cfg.info = ConnInfo{Kind: "outbound", Addr: nc.RemoteAddr().String()}
 	c := newConn(nc, fr, cfg)
 	s.commands = commands{c}
 	s.channel = newChannel(c, id, StateNew)

@@ -44,16 +44,30 @@ const cleanupTimeout = 5 * time.Second
 // they end with Release.
 type Queue struct {
 	backend QueueBackend
+	hooks   *Hooks
+}
+
+// A QueueOption configures NewQueue.
+type QueueOption func(*Queue)
+
+// WithQueueHooks makes the Queue report every wait in line to h
+// (OperationStart and OperationEnd, Op "queue wait").
+func WithQueueHooks(h *Hooks) QueueOption {
+	return func(q *Queue) { q.hooks = h }
 }
 
 // NewQueue returns a Queue whose lines are kept by b. With a nil b they are
 // kept in this process, where nothing needs a lease: a process that dies
 // takes its lines with it.
-func NewQueue(b QueueBackend) *Queue {
+func NewQueue(b QueueBackend, opts ...QueueOption) *Queue {
 	if b == nil {
 		b = newMemoryQueue()
 	}
-	return &Queue{backend: b}
+	q := &Queue{backend: b}
+	for _, o := range opts {
+		o(q)
+	}
+	return q
 }
 
 // A SlotOption configures one Acquire.
@@ -99,7 +113,11 @@ func WithWaiting(fn func(position int)) SlotOption {
 // hold a slot, even one granted to it in the meantime (that slot goes to the
 // next in line). Should the backend be unreachable then, its lease removes
 // the item later.
-func (q *Queue) Acquire(ctx context.Context, line string, opts ...SlotOption) (*Slot, error) {
+func (q *Queue) Acquire(ctx context.Context, line string, opts ...SlotOption) (slot *Slot, err error) {
+	ctx, end := q.hooks.opStart(ctx, OperationInfo{Op: "queue wait", Line: line})
+	if end != nil {
+		defer func() { end(err) }()
+	}
 	o := slotOptions{max: 1}
 	for _, opt := range opts {
 		opt(&o)

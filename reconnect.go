@@ -47,6 +47,9 @@ func (c *conn) reconnect(cause error) error {
 	c.qmu.Unlock()
 	old.nc.Close()
 	c.log.Warn("genesis: connection lost, reconnecting", "err", cause)
+	if h := c.hooks; h != nil && h.Disconnect != nil {
+		h.Disconnect(c.info, cause)
+	}
 
 	for _, ch := range c.channels() {
 		ch.linkLost(lost)
@@ -112,6 +115,14 @@ func (c *conn) reconnect(cause error) error {
 			ch.endedMeanwhile()
 		}
 		c.log.Info("genesis: reconnected")
+		if h := c.hooks; h != nil {
+			if h.Connect != nil {
+				h.Connect(c.info)
+			}
+			if h.Reconnect != nil {
+				h.Reconnect(c.info)
+			}
+		}
 		if fn := c.onReconnect; fn != nil {
 			c.disp.callback(fn)
 		}

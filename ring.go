@@ -96,7 +96,11 @@ const defaultRingTimeout = 30 * time.Second
 // with each destination's cause. When ctx ends (the caller hung up, say)
 // every leg is hung up (ORIGINATOR_CANCEL) and Ring returns ctx's error at
 // once.
-func Ring(ctx context.Context, p Protocol, dests []string, o RingOptions) (*Channel, error) {
+func Ring(ctx context.Context, p Protocol, dests []string, o RingOptions) (ch *Channel, err error) {
+	ctx, end := p.engine().hooks.opStart(ctx, OperationInfo{Op: "ring", Mode: o.Mode.String()})
+	if end != nil {
+		defer func() { end(err) }()
+	}
 	if len(dests) == 0 {
 		return nil, opErr("ring", errInvalid("no destinations"))
 	}
