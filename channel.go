@@ -34,7 +34,9 @@ type Channel struct {
 	answered  bool
 	hungUp    bool
 	seen      bool                         // an event of the leg has arrived: it exists (or existed) on the switch
-	abandoned bool                         // its CreateChannel gave up: a leg found after a reconnect is hung up
+	abandoned bool                         // its CreateChannel gave up: the leg is hung up once it exists
+	killCause HangupCause                  // the cause it is hung up with
+	killed    bool                         // the uuid_kill was sent
 	lastVars  *Event                       // the latest event carrying variable_* headers
 	setVars   map[string]string            // values set with SetVariable since then
 	changed   chan struct{}                // closed and replaced on every change
@@ -204,6 +206,8 @@ func (ch *Channel) observe(ev *Event) (then func()) {
 	ch.deliverWaitsLocked(eventKeyOf(ev, name), ev)
 	if end {
 		then = ch.endLocked(nil)
+	} else {
+		then = ch.killLocked()
 	}
 	if ch.snapshotLocked() != before {
 		ch.broadcastLocked()
@@ -383,7 +387,8 @@ func (ch *Channel) linkLost(err error) {
 	defer ch.mu.Unlock()
 	ch.failExecsLocked(err)
 	ch.failWaitsLocked(err)
-	ch.seq = 0 // a restarted switch counts events from the start again
+	ch.seq = 0        // a restarted switch counts events from the start again
+	ch.killed = false // a kill may not have gone out: the reconnect repeats it
 }
 
 // noticed records an outbound session's disconnect notice for its own

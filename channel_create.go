@@ -130,9 +130,6 @@ func (c *conn) track(ctx context.Context, id string, state ChannelState, handler
 // call never stalls the connection) and settles the Channel by its result.
 func (ch *Channel) originate(ctx context.Context, op, dialPath, cmd string, cancelCause func(context.Context) HangupCause) (*Channel, error) {
 	c := ch.c
-	kill := func(bg context.Context) { // once ctx has ended
-		c.api(bg, "uuid_kill "+ch.uuid+" "+cancelCause(ctx).String())
-	}
 	neverSent := false
 	result, err := c.bgapiJob(ctx, "originate "+cmd, func(late *Event) {
 		// ctx ended before FreeSWITCH answered: if the call came up after
@@ -142,7 +139,7 @@ func (ch *Channel) originate(ctx context.Context, op, dialPath, cmd string, canc
 			neverSent = true
 			ch.release()
 		case isOKReply(late.body):
-			c.goBackground(kill)
+			ch.abandon(cancelCause(ctx))
 		default:
 			ch.originateFailed()
 		}
@@ -156,9 +153,9 @@ func (ch *Channel) originate(ctx context.Context, op, dialPath, cmd string, canc
 		return nil, &OriginateError{DialPath: dialPath, UUID: ch.uuid, Cause: parseCauseReply(result.body), Reply: trimLF(result.body)}
 	case ctx.Err() != nil:
 		if !neverSent {
-			// Kill the ringing leg now; the job's result may still come.
-			ch.abandon()
-			c.goBackground(kill)
+			// Kill the ringing leg now, or as soon as it exists; the job's
+			// result may still come.
+			ch.abandon(cancelCause(ctx))
 		}
 		return nil, opErr(op, ctx.Err())
 	case errors.Is(err, ErrClosed) && c.redial != nil:
@@ -176,7 +173,7 @@ func (ch *Channel) originate(ctx context.Context, op, dialPath, cmd string, canc
 func (ch *Channel) settleAfterReconnect(ctx context.Context, op string) (*Channel, error) {
 	if err := ch.c.waitUp(ctx); err != nil {
 		// A leg the reconnect finds alive is hung up then.
-		ch.abandon()
+		ch.abandon(CauseOriginatorCancel)
 		return nil, opErr(op, err)
 	}
 	if ch.goneErr() != nil {
@@ -198,13 +195,33 @@ func (ch *Channel) originateFailed() {
 }
 
 // abandon marks the Channel as given up by its CreateChannel: nobody holds
-// it. It stays tracked until its originate settles (a failure releases it,
-// a leg that came up is hung up) or the leg is gone, so no call is left
-// untracked on the switch; a leg a reconnect finds alive is hung up.
-func (ch *Channel) abandon() {
+// it, and its leg is hung up with cause: now if FreeSWITCH made it, else
+// when its first event shows it exists (a uuid_kill that overtakes the
+// originate finds no channel). It stays tracked until its originate settles
+// (a failure releases it) or the leg is gone, so no call is left on the
+// switch; a reconnect that finds it alive hangs it up too.
+func (ch *Channel) abandon(cause HangupCause) {
 	ch.mu.Lock()
-	ch.abandoned = true
+	ch.abandoned, ch.killCause = true, cause
+	kill := ch.killLocked()
 	ch.mu.Unlock()
+	if kill != nil {
+		kill()
+	}
+}
+
+// killLocked returns what hangs up an abandoned leg that exists, once.
+func (ch *Channel) killLocked() func() {
+	if !ch.abandoned || !ch.seen || ch.killed || ch.hungUp {
+		return nil
+	}
+	ch.killed = true
+	cause := ch.killCause
+	return func() {
+		ch.c.goBackground(func(ctx context.Context) {
+			ch.c.api(ctx, "uuid_kill "+ch.uuid+" "+cause.String())
+		})
+	}
 }
 
 // isOKReply reports whether an api or job result is a success.

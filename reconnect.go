@@ -1,7 +1,6 @@
 package genesis
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -219,15 +218,7 @@ func (c *conn) readReply(fr *frameReader) (*Event, error) {
 // linkBack brings the channel up to date once the link is back, from a
 // uuid_dump of it; a leg its CreateChannel gave up on is hung up.
 func (ch *Channel) linkBack(dump *Event) {
-	ch.refresh(dump)
-	ch.mu.Lock()
-	kill := ch.abandoned && !ch.hungUp
-	ch.mu.Unlock()
-	if kill {
-		ch.c.goBackground(func(ctx context.Context) {
-			ch.c.api(ctx, "uuid_kill "+ch.uuid+" "+CauseOriginatorCancel.String())
-		})
-	}
+	ch.refresh(dump) // an abandoned leg's first event: it is hung up
 }
 
 // endedMeanwhile ends a channel that FreeSWITCH no longer has after a

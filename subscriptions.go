@@ -3,6 +3,7 @@ package genesis
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,9 +32,14 @@ type subscriptions struct {
 	srvAll     bool
 	srvNames   map[string]bool
 	srvFilters map[string]bool // filterRule.key()
-	channels   map[string]bool // Unique-IDs the library tracks
-	stale      []string        // released channels whose Unique-ID filter is still on the server
-	jobs       bool            // BACKGROUND_JOB reaches the connection
+
+	// What the library needs for itself: event names, and the filters that
+	// let its events through in filter mode (Unique-ID of each tracked
+	// channel, Conference-Name of each watched room, Event-Name
+	// BACKGROUND_JOB), by filterRule.key().
+	libNames   map[string]bool
+	libFilters map[string]filterRule
+	stale      []filterRule // released library filters still on the server
 }
 
 // channelEventNames are what a Channel needs to track state, execute
@@ -113,7 +119,8 @@ func (s *subscriptions) init(c *conn) {
 	s.userNames = make(map[string]bool)
 	s.srvNames = make(map[string]bool)
 	s.srvFilters = make(map[string]bool)
-	s.channels = make(map[string]bool)
+	s.libNames = make(map[string]bool)
+	s.libFilters = make(map[string]filterRule)
 }
 
 func (s *subscriptions) lock(ctx context.Context) error {
@@ -213,28 +220,21 @@ func jobFilter() filterRule {
 	return filterRule{header: "Event-Name", value: EventBackgroundJob, positive: true, text: EventBackgroundJob}
 }
 
-// libraryFilters are the filters the library needs once in filter mode.
+func conferenceFilter(room string) filterRule {
+	return filterRule{header: "Conference-Name", value: room, positive: true, text: room}
+}
+
+// libraryFilters are the filters the library needs once in filter mode,
+// in a fixed order.
 func (s *subscriptions) libraryFilters() []filterRule {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var fs []filterRule
-	if s.jobs {
-		fs = append(fs, jobFilter())
-	}
-	for _, id := range slices.Sorted(mapKeys(s.channels)) {
-		fs = append(fs, uniqueIDFilter(id))
+	keys := slices.Sorted(maps.Keys(s.libFilters))
+	fs := make([]filterRule, len(keys))
+	for i, k := range keys {
+		fs[i] = s.libFilters[k]
 	}
 	return fs
-}
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // session sets up an outbound session's connection: every event of its own
@@ -256,7 +256,7 @@ func (s *subscriptions) session(ctx context.Context, id string) error {
 	s.mu.Lock()
 	s.userAll = true
 	s.userFilters = append(s.userFilters, own)
-	s.channels[id] = true
+	s.libFilters[own.key()] = own
 	s.mu.Unlock()
 	return nil
 }
@@ -336,22 +336,43 @@ func (s *subscriptions) userFilter(ctx context.Context, hdr, value string) error
 
 // needChannel makes sure a channel's events reach the connection.
 func (s *subscriptions) needChannel(ctx context.Context, id string) error {
+	return s.need(ctx, channelEventNames, uniqueIDFilter(id))
+}
+
+// needRoom makes sure a conference room's events reach the connection.
+func (s *subscriptions) needRoom(ctx context.Context, room string) error {
+	return s.need(ctx, []string{subclassKey(conferenceSubclass)}, conferenceFilter(room))
+}
+
+// need makes sure events of these names reach the connection, and, in
+// filter mode, those that pass f.
+func (s *subscriptions) need(ctx context.Context, names []string, f filterRule) error {
+	s.mu.RLock()
+	ready := s.libFilters[f.key()].header != "" && (s.srvAll || !slices.ContainsFunc(names, func(n string) bool { return !s.srvNames[n] }))
+	ready = ready && (len(s.srvFilters) == 0 || s.srvFilters[f.key()])
+	s.mu.RUnlock()
+	if ready {
+		return nil
+	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.unlock()
-	if err := s.subscribeHeld(ctx, channelEventNames); err != nil {
+	if err := s.subscribeHeld(ctx, names); err != nil {
 		return err
 	}
 	if err := s.dropStaleHeld(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.channels[id] = true
-	s.stale = slices.DeleteFunc(s.stale, func(x string) bool { return x == id })
+	for _, n := range names {
+		s.libNames[n] = true
+	}
+	s.libFilters[f.key()] = f
+	s.stale = slices.DeleteFunc(s.stale, func(x filterRule) bool { return x.key() == f.key() })
 	s.mu.Unlock()
 	if s.filterMode() {
-		return s.addFilterHeld(ctx, uniqueIDFilter(id))
+		return s.addFilterHeld(ctx, f)
 	}
 	return nil
 }
@@ -373,23 +394,35 @@ func (s *subscriptions) needNames(ctx context.Context, names ...string) error {
 		return err
 	}
 	defer s.unlock()
-	return s.subscribeHeld(ctx, names)
+	if err := s.subscribeHeld(ctx, names); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, n := range names {
+		s.libNames[n] = true
+	}
+	s.mu.Unlock()
+	return nil
 }
 
-// releaseChannel forgets a channel that is gone. It runs on the reader,
-// which cannot wait for a reply, so the channel's Unique-ID filter, if the
-// library added one, is deleted from the server when the next channel is
-// tracked: a long-lived connection in filter mode does not pile up a
-// filter per call it ever made (FreeSWITCH checks every filter on every
+// releaseChannel forgets a channel that is gone.
+func (s *subscriptions) releaseChannel(id string) { s.release(uniqueIDFilter(id)) }
+
+// releaseRoom forgets a conference room nobody watches any more.
+func (s *subscriptions) releaseRoom(room string) { s.release(conferenceFilter(room)) }
+
+// release forgets a library filter. It may run on the reader, which cannot
+// wait for a reply, so a filter on the server is deleted when the library
+// next needs one: a long-lived connection in filter mode does not pile up
+// a filter per call it ever made (FreeSWITCH checks every filter on every
 // event).
-func (s *subscriptions) releaseChannel(id string) {
+func (s *subscriptions) release(f filterRule) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.channels[id] {
+	if _, ok := s.libFilters[f.key()]; !ok {
 		return // released already
 	}
-	delete(s.channels, id)
-	f := uniqueIDFilter(id)
+	delete(s.libFilters, f.key())
 	if !s.srvFilters[f.key()] {
 		return
 	}
@@ -398,11 +431,11 @@ func (s *subscriptions) releaseChannel(id string) {
 			return // the user's own filter (or a session's own leg): it stays
 		}
 	}
-	s.stale = append(s.stale, id)
+	s.stale = append(s.stale, f)
 }
 
-// dropStaleHeld deletes the filters of released channels from the
-// server. Callers hold the semaphore.
+// dropStaleHeld deletes released library filters from the server.
+// Callers hold the semaphore.
 func (s *subscriptions) dropStaleHeld(ctx context.Context) error {
 	for {
 		s.mu.RLock()
@@ -410,19 +443,18 @@ func (s *subscriptions) dropStaleHeld(ctx context.Context) error {
 			s.mu.RUnlock()
 			return nil
 		}
-		id := s.stale[0]
+		f := s.stale[0]
 		s.mu.RUnlock()
-		f := uniqueIDFilter(id)
 		if _, err := s.c.sendOK(ctx, "filter delete "+f.header+" "+f.value); err != nil {
 			var ce *CommandError
 			if !errors.As(err, &ce) {
 				return err // not sent, or no reply: try again next time
 			}
-			s.c.log.Warn("genesis: could not delete a destroyed channel's filter", "uuid", id, "reply", ce.Reply)
+			s.c.log.Warn("genesis: could not delete a filter the library no longer needs", "filter", f.header+" "+f.value, "reply", ce.Reply)
 		}
 		s.mu.Lock()
 		delete(s.srvFilters, f.key())
-		if len(s.stale) > 0 && s.stale[0] == id {
+		if len(s.stale) > 0 && s.stale[0].key() == f.key() {
 			s.stale = s.stale[1:]
 		}
 		s.mu.Unlock()
@@ -431,28 +463,7 @@ func (s *subscriptions) dropStaleHeld(ctx context.Context) error {
 
 // needJobs makes sure BACKGROUND_JOB events reach the connection.
 func (s *subscriptions) needJobs(ctx context.Context) error {
-	s.mu.RLock()
-	ready := s.jobs
-	s.mu.RUnlock()
-	if ready {
-		return nil
-	}
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.unlock()
-	if err := s.subscribeHeld(ctx, []string{EventBackgroundJob}); err != nil {
-		return err
-	}
-	if s.filterMode() {
-		if err := s.addFilterHeld(ctx, jobFilter()); err != nil {
-			return err
-		}
-	}
-	s.mu.Lock()
-	s.jobs = true
-	s.mu.Unlock()
-	return nil
+	return s.need(ctx, []string{EventBackgroundJob}, jobFilter())
 }
 
 // serverLost forgets what the server had: the connection to it was lost.
@@ -482,20 +493,25 @@ func (st replayStep) command() string {
 }
 
 // replaySteps are the user's subscriptions, in the order they were made,
-// the library's own (channel events when it tracks channels, bgapi
-// results), then the filters, the library's first as when filter mode
-// began. Callers hold the semaphore.
+// the library's own names, then the filters, the library's first as when
+// filter mode began. Callers hold the semaphore.
 func (s *subscriptions) replaySteps() []replayStep {
 	s.mu.RLock()
 	var steps []replayStep
 	for _, names := range s.userSubs {
 		steps = append(steps, replayStep{names: names})
 	}
-	if len(s.channels) > 0 && !s.userAll {
-		steps = append(steps, replayStep{names: channelEventNames})
-	}
-	if s.jobs {
-		steps = append(steps, replayStep{names: []string{EventBackgroundJob}})
+	if !s.userAll {
+		var lib []string
+		for n := range s.libNames {
+			if !s.userNames[n] {
+				lib = append(lib, n)
+			}
+		}
+		if len(lib) > 0 {
+			slices.Sort(lib)
+			steps = append(steps, replayStep{names: lib})
+		}
 	}
 	userFilters := s.userFilters
 	s.mu.RUnlock()
