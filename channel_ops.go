@@ -29,45 +29,8 @@ func (ch *Channel) execOp(ctx context.Context, op, app, arg string) (ev *Event, 
 
 func (ch *Channel) execute(ctx context.Context, app, arg string) (*Event, error) {
 	op := "execute " + app + " on " + ch.uuid
-	if app == "" || strings.ContainsAny(app, " \t") {
-		return nil, opErr(op, errInvalid("bad application name %q", app))
-	}
-	appID := uuid.NewString()
-	buf, err := appendSendmsg(nil, ch.uuid, []header{
-		{"call-command", "execute"},
-		{"execute-app-name", app},
-		{"event-lock", "true"},
-		{"Event-UUID", appID},
-	}, arg)
+	done, forget, err := ch.startExecute(ctx, app, arg)
 	if err != nil {
-		return nil, opErr(op, err)
-	}
-	done := make(chan eventOutcome, 1)
-	ch.mu.Lock()
-	if ch.hungUp || isClosed(ch.ended) {
-		err := ch.goneErrLocked()
-		ch.mu.Unlock()
-		return nil, opErr(op, err)
-	}
-	if ch.execs == nil {
-		ch.execs = make(map[string]chan eventOutcome)
-	}
-	ch.execs[appID] = done
-	ch.mu.Unlock()
-	forget := func() {
-		ch.mu.Lock()
-		delete(ch.execs, appID)
-		ch.mu.Unlock()
-	}
-
-	reply, err := ch.c.roundTrip(ctx, buf)
-	if err == nil {
-		if r := reply.Get("Reply-Text"); isErrReply(r) {
-			err = &CommandError{Command: "sendmsg " + ch.uuid + " execute " + app, Reply: r}
-		}
-	}
-	if err != nil {
-		forget()
 		return nil, ch.failure(ctx, op, err)
 	}
 	select {
@@ -88,6 +51,53 @@ func (ch *Channel) execute(ctx context.Context, app, arg string) (*Event, error)
 		forget()
 		return nil, ch.failure(ctx, op, ctx.Err())
 	}
+}
+
+// startExecute sends the sendmsg that runs app and returns once FreeSWITCH
+// took it: done then gets the application's CHANNEL_EXECUTE_COMPLETE (or
+// why it will not come), and forget stops waiting for it.
+func (ch *Channel) startExecute(ctx context.Context, app, arg string) (done <-chan eventOutcome, forget func(), err error) {
+	if app == "" || strings.ContainsAny(app, " \t") {
+		return nil, nil, errInvalid("bad application name %q", app)
+	}
+	appID := uuid.NewString()
+	buf, err := appendSendmsg(nil, ch.uuid, []header{
+		{"call-command", "execute"},
+		{"execute-app-name", app},
+		{"event-lock", "true"},
+		{"Event-UUID", appID},
+	}, arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	result := make(chan eventOutcome, 1)
+	ch.mu.Lock()
+	if ch.hungUp || isClosed(ch.ended) {
+		err := ch.goneErrLocked()
+		ch.mu.Unlock()
+		return nil, nil, err
+	}
+	if ch.execs == nil {
+		ch.execs = make(map[string]chan eventOutcome)
+	}
+	ch.execs[appID] = result
+	ch.mu.Unlock()
+	forget = func() {
+		ch.mu.Lock()
+		delete(ch.execs, appID)
+		ch.mu.Unlock()
+	}
+	reply, err := ch.c.roundTrip(ctx, buf)
+	if err == nil {
+		if r := reply.Get("Reply-Text"); isErrReply(r) {
+			err = &CommandError{Command: "sendmsg " + ch.uuid + " execute " + app, Reply: r}
+		}
+	}
+	if err != nil {
+		forget()
+		return nil, nil, err
+	}
+	return result, forget, nil
 }
 
 // Answer answers the channel.

@@ -62,10 +62,11 @@ type conn struct {
 	onDisconnect func(error)
 	onReconnect  func()
 
-	obs  observers  // library bookkeeping, run on the reader
-	reg  registry   // user handlers
-	disp dispatcher // runs user handlers, serial per Unique-ID
-	subs subscriptions
+	obs   observers  // library bookkeeping, run on the reader
+	reg   registry   // user handlers
+	disp  dispatcher // runs user handlers, serial per Unique-ID
+	subs  subscriptions
+	confs confRouter // conference rooms watched, by name
 
 	// notice, when set, is told about disconnect notices (outbound linger).
 	notice func(ev *Event)
@@ -158,6 +159,7 @@ func newConn(nc net.Conn, fr *frameReader, cfg connConfig) *conn {
 	close(c.up)
 	c.disp.init(c, cfg.laneBuffer)
 	c.subs.init(c)
+	c.confs.c = c
 	if h := c.hooks; h != nil && h.Connect != nil {
 		h.Connect(c.info)
 	}
@@ -239,6 +241,9 @@ func (c *conn) route(ev *Event) {
 	}
 	if name == EventBackgroundJob {
 		c.deliverJob(ev)
+	}
+	if name == EventCustom && ev.Get("Event-Subclass") == conferenceSubclass {
+		c.confs.route(ev)
 	}
 	id := ev.Get("Unique-ID")
 	// Handlers are looked up before the bookkeeping, which drops a
@@ -613,6 +618,7 @@ func (c *conn) shutdown(cause error) {
 	c.cancel()
 	close(c.done)
 	c.obs.closeAll(c.closedErr())
+	c.confs.closeAll(c.closedErr())
 	c.disp.stop()
 }
 

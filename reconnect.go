@@ -113,6 +113,7 @@ func (c *conn) reconnect(cause error) error {
 		for _, ch := range gone {
 			ch.endedMeanwhile()
 		}
+		c.goBackground(c.confs.refresh)
 		c.log.Info("genesis: reconnected")
 		if h := c.hooks; h != nil {
 			if h.Connect != nil {
