@@ -16,7 +16,7 @@ func TestAPIPrintsBody(t *testing.T) {
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "status"}, &stdout, &stderr)
+	err := run(testCtx(t), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "status"}, &stdout, &stderr)
 	is.NoErr(err)
 	is.True(strings.HasPrefix(stdout.String(), "UP "))       // status's body
 	is.True(strings.Contains(stdout.String(), "is ready\n")) // all of it
@@ -30,7 +30,7 @@ func TestAPIJoinsArguments(t *testing.T) {
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "uuid_exists", "no-such-uuid"}, &stdout, &stderr)
+	err := run(testCtx(t), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "uuid_exists", "no-such-uuid"}, &stdout, &stderr)
 	is.NoErr(err)
 	is.Equal(stdout.String(), "false\n") // one command with its argument
 }
@@ -40,7 +40,7 @@ func TestAPIRefused(t *testing.T) {
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "nosuchcommand"}, &stdout, &stderr)
+	err := run(testCtx(t), []string{"api", "-addr", srv.Addr(), "-password", srv.Password(), "nosuchcommand"}, &stdout, &stderr)
 	var ce *genesis.CommandError
 	is.True(errors.As(err, &ce))                                         // the -ERR reply, as an error
 	is.Equal(stderr.String(), "-ERR nosuchcommand Command not found!\n") // FreeSWITCH's text on stderr
@@ -55,7 +55,7 @@ func TestAPIWrongPassword(t *testing.T) {
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"api", "-addr", srv.Addr(), "-password", "wrong", "status"}, &stdout, &stderr)
+	err := run(testCtx(t), []string{"api", "-addr", srv.Addr(), "-password", "wrong", "status"}, &stdout, &stderr)
 	is.True(errors.Is(err, genesis.ErrAuth)) // refused login
 	var report bytes.Buffer
 	is.Equal(exitCode(err, &report), 1)

@@ -15,7 +15,7 @@ func TestDemoRunsEveryStep(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"demo"}, &stdout, &stderr)
+	err := run(testCtx(t), []string{"demo"}, &stdout, &stderr)
 	out := stdout.String()
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)
@@ -62,7 +62,7 @@ func TestDemoReportsFailedStep(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"demo", "-dial-b", "error/user_busy"}, &stdout, &stderr)
+	err := run(testCtx(t), []string{"demo", "-dial-b", "error/user_busy"}, &stdout, &stderr)
 	var oe *genesis.OriginateError
 	is.True(errors.As(err, &oe))                                        // the demo fails: B is busy
 	is.True(strings.Contains(err.Error(), "step 3 (create channel B)")) // naming the step
@@ -79,7 +79,7 @@ func TestDemoAgainstAddr(t *testing.T) {
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"demo", "-addr", srv.Addr(), "-password", srv.Password(), "-dial-a", "user/1001", "-dial-b", "user/1002"}, &stdout, &stderr)
+	err := run(testCtx(t), []string{"demo", "-addr", srv.Addr(), "-password", srv.Password(), "-dial-a", "user/1001", "-dial-b", "user/1002"}, &stdout, &stderr)
 	out := stdout.String()
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)

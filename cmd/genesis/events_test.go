@@ -20,7 +20,7 @@ import (
 func call(t *testing.T, srv *fakeswitch.Server) string {
 	t.Helper()
 	is := is.New(t)
-	ctx := t.Context()
+	ctx := testCtx(t)
 	c, err := genesis.Dial(ctx, srv.Addr(), srv.Password())
 	is.NoErr(err)
 	defer c.Close()
@@ -101,10 +101,10 @@ func TestJSONLineKeepsOrderAndRepeats(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	srv := fakeswitch.StartT(t)
-	c, err := genesis.Dial(t.Context(), srv.Addr(), srv.Password())
+	c, err := genesis.Dial(testCtx(t), srv.Addr(), srv.Password())
 	is.NoErr(err)
 	defer c.Close()
-	is.NoErr(c.Subscribe(t.Context(), "CUSTOM", "genesis::test"))
+	is.NoErr(c.Subscribe(testCtx(t), "CUSTOM", "genesis::test"))
 	got := make(chan *genesis.Event, 1)
 	c.On("genesis::test", func(_ context.Context, e *genesis.Event) { got <- e })
 	// The library cannot send an event with extra headers (no newline may
@@ -130,12 +130,12 @@ func TestEventsUUIDFilter(t *testing.T) {
 	r.stderr.waitFor(t, "subscribed to")
 
 	other := call(t, srv)
-	c, err := genesis.Dial(t.Context(), srv.Addr(), srv.Password())
+	c, err := genesis.Dial(testCtx(t), srv.Addr(), srv.Password())
 	is.NoErr(err)
 	defer c.Close()
-	_, err = c.API(t.Context(), "originate {origination_uuid="+mine+"}user/1000 &park()")
+	_, err = c.API(testCtx(t), "originate {origination_uuid="+mine+"}user/1000 &park()")
 	is.NoErr(err)
-	_, err = c.API(t.Context(), "uuid_kill "+mine)
+	_, err = c.API(testCtx(t), "uuid_kill "+mine)
 	is.NoErr(err)
 	out := r.stdout.waitFor(t, "CHANNEL_DESTROY "+mine)
 	is.NoErr(r.stop(t))
@@ -152,7 +152,7 @@ func TestEventsBurst(t *testing.T) {
 	r.stderr.waitFor(t, "subscribed to")
 
 	const n = 40
-	c, err := genesis.Dial(t.Context(), srv.Addr(), srv.Password())
+	c, err := genesis.Dial(testCtx(t), srv.Addr(), srv.Password())
 	is.NoErr(err)
 	defer c.Close()
 	var wg sync.WaitGroup
@@ -161,9 +161,9 @@ func TestEventsBurst(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ch, err := genesis.CreateChannel(t.Context(), c, fmt.Sprintf("user/%d", 1000+i))
+			ch, err := genesis.CreateChannel(testCtx(t), c, fmt.Sprintf("user/%d", 1000+i))
 			if err == nil {
-				err = ch.Hangup(t.Context(), genesis.CauseNormalClearing)
+				err = ch.Hangup(testCtx(t), genesis.CauseNormalClearing)
 			}
 			errs <- err
 		}()

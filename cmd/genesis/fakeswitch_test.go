@@ -20,12 +20,12 @@ func TestFakeswitchServesUntilCancelled(t *testing.T) {
 	is.True(m != nil) // prints the address it listens on
 	addr := m[1]
 
-	c, err := genesis.Dial(t.Context(), addr, "s3cret")
+	c, err := genesis.Dial(testCtx(t), addr, "s3cret")
 	is.NoErr(err) // an ESL client gets in
-	body, err := c.API(t.Context(), "status")
+	body, err := c.API(testCtx(t), "status")
 	is.NoErr(err)
 	is.True(strings.Contains(body, "is ready"))
-	_, err = genesis.Dial(t.Context(), addr, "ClueCon")
+	_, err = genesis.Dial(testCtx(t), addr, "ClueCon")
 	is.True(errors.Is(err, genesis.ErrAuth)) // with the right password only
 
 	is.NoErr(r.stop(t)) // cancel is a clean stop

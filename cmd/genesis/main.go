@@ -1,7 +1,8 @@
 // Command genesis is a small tool beside the genesis library: it runs a whole
 // call on an embedded fake FreeSWITCH (demo), serves that fake on its own
-// (fakeswitch), tails events (events), runs api commands (api) and places
-// calls (originate) against FreeSWITCH's event socket.
+// (fakeswitch), tails events (events), runs api commands (api), places
+// calls (originate) and rings groups of destinations (ring) against
+// FreeSWITCH's event socket.
 //
 // Connection settings come from flags, then the ESL_ADDR and ESL_PASSWORD
 // environment variables, then FreeSWITCH's defaults 127.0.0.1:8021 and
@@ -72,6 +73,7 @@ var commands = []command{
 	{"events", "subscribe to events and print one line per event (text or json)", runEvents},
 	{"api", "run one api command and print its body", runAPI},
 	{"originate", "create a channel and print its UUID and state changes", runOriginate},
+	{"ring", "ring a group of destinations and print who answered, or why none did", runRing},
 }
 
 // run is the whole program: it parses args (without the program name) and

@@ -66,6 +66,14 @@ func (s *syncBuffer) waitUntil(t *testing.T, what string, cond func(string) bool
 	}
 }
 
+// testCtx is the context tests wait under: the test's own, with a
+// deadline, so that a broken command fails the test instead of hanging it.
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // runner is a command line running in the background.
 type runner struct {
 	args           []string
@@ -79,7 +87,7 @@ type runner struct {
 // test ends.
 func start(t *testing.T, args ...string) *runner {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(testCtx(t))
 	r := &runner{args: args, stdout: newSyncBuffer(), stderr: newSyncBuffer(), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
@@ -114,7 +122,7 @@ func TestHelpOnEverySubcommand(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
 			var stdout, stderr bytes.Buffer
-			err := run(t.Context(), []string{c.name, "-h"}, &stdout, &stderr)
+			err := run(testCtx(t), []string{c.name, "-h"}, &stdout, &stderr)
 			is.NoErr(err)                                                         // -h is not an error
 			is.True(strings.HasPrefix(stderr.String(), "usage: genesis "+c.name)) // usage
 			is.True(strings.Contains(stderr.String(), "example:\n  genesis "+c.name))
@@ -132,12 +140,14 @@ func TestUsageErrors(t *testing.T) {
 		{"events", "-format", "xml"},
 		{"originate"},
 		{"originate", "-var", "novalue", "user/1000"},
+		{"ring"},
+		{"ring", "-mode", "random", "user/1000"},
 		{"demo", "extra"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			is := is.New(t)
 			var stdout, stderr bytes.Buffer
-			err := run(t.Context(), args, &stdout, &stderr)
+			err := run(testCtx(t), args, &stdout, &stderr)
 			var ue *usageError
 			is.True(errors.As(err, &ue)) // a usage error
 			var report bytes.Buffer
@@ -151,7 +161,7 @@ func TestTopLevelHelp(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	var stdout, stderr bytes.Buffer
-	is.NoErr(run(t.Context(), []string{"-h"}, &stdout, &stderr))
+	is.NoErr(run(testCtx(t), []string{"-h"}, &stdout, &stderr))
 	is.True(strings.Contains(stdout.String(), "go run ./cmd/genesis demo"))
 	is.Equal(exitCode(nil, &stderr), 0)
 }

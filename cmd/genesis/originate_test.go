@@ -45,7 +45,7 @@ func TestOriginateHangsUpWhenInterrupted(t *testing.T) {
 	r.stdout.waitFor(t, "state CS_EXECUTE\n")
 	is.NoErr(r.stop(t))                                           // Ctrl-C is a clean stop
 	is.True(strings.Contains(r.stdout.String(), "(interrupted)")) // that hangs the call up
-	is.NoErr(srv.WaitChannels(t.Context(), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 }))
+	is.NoErr(srv.WaitChannels(testCtx(t), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 }))
 }
 
 func TestOriginateFails(t *testing.T) {
