@@ -20,7 +20,7 @@ func TestRingPrintsTheWinner(t *testing.T) {
 	r := start(t, "ring", "-addr", srv.Addr(), "-password", srv.Password(), "user/1001", "user/1002")
 	is.NoErr(r.wait(t))
 	out := r.stdout.String()
-	is.True(strings.HasPrefix(out, "answered "))                                                            // the winner's UUID
+	is.True(strings.HasPrefix(out, "answered "))                                                           // the winner's UUID
 	is.NoErr(srv.WaitChannels(testCtx(t), func(cs []fakeswitch.ChannelInfo) bool { return len(cs) == 0 })) // all hung up
 }
 
