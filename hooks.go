@@ -86,11 +86,6 @@ type OperationInfo struct {
 	Line     string // queue wait: the line
 }
 
-// WithHooks installs hooks on the connections Dial or NewOutbound make.
-func WithHooks(h *Hooks) Option {
-	return commonOption(func(c *commonConfig) { c.hooks = h })
-}
-
 // commandName is a command's name for hooks: its first word, and for api
 // and bgapi the api's name.
 func commandName(cmd string) string {

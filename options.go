@@ -127,6 +127,11 @@ func WithConnectTimeout(d time.Duration) Option {
 	})
 }
 
+// WithHooks installs hooks on the connections Dial or NewOutbound make.
+func WithHooks(h *Hooks) Option {
+	return commonOption(func(c *commonConfig) { c.hooks = h })
+}
+
 // WithUser makes Dial authenticate with "userauth user:password" (user as
 // user@domain) instead of "auth password".
 func WithUser(user string) DialOption {
