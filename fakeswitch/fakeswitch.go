@@ -90,46 +90,6 @@ var ErrNoSuchChannel = errors.New("fakeswitch: no such channel")
 // ErrClosed is returned by calls on a closed Server.
 var ErrClosed = errors.New("fakeswitch: server closed")
 
-// Option configures a Server in Start or StartT.
-type Option func(*config)
-
-type config struct {
-	password  string
-	playback  time.Duration
-	ring      time.Duration
-	dialPaths []dialRule
-	ids       func() string
-	seed      *uint64
-	logger    *slog.Logger
-	hostname  string
-}
-
-// WithPassword sets the password the inbound side accepts (default "ClueCon").
-func WithPassword(p string) Option { return func(c *config) { c.password = p } }
-
-// WithPlaybackDuration sets how long playback and say take (default 30ms).
-// A hangup interrupts them.
-func WithPlaybackDuration(d time.Duration) Option { return func(c *config) { c.playback = d } }
-
-// WithRingDuration sets how long user/ and loopback/ dial paths ring before
-// they answer (default 5ms).
-func WithRingDuration(d time.Duration) Option { return func(c *config) { c.ring = d } }
-
-// WithIDSource makes the server take every UUID it generates (channels, jobs,
-// applications, create_uuid) from next, for deterministic transcripts.
-// next is called with the server's lock held and must not call the Server.
-func WithIDSource(next func() string) Option { return func(c *config) { c.ids = next } }
-
-// WithSeed makes generated UUIDs deterministic: the same seed gives the same
-// sequence of ids. WithIDSource takes precedence.
-func WithSeed(seed uint64) Option { return func(c *config) { c.seed = &seed } }
-
-// WithLogger sets a logger for connection and command traces (default: silent).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithHostname sets FreeSWITCH-Hostname and FreeSWITCH-Switchname (default "fakeswitch").
-func WithHostname(h string) Option { return func(c *config) { c.hostname = h } }
-
 // Server is a running fake FreeSWITCH. Create it with Start or StartT.
 type Server struct {
 	cfg      config
@@ -141,10 +101,15 @@ type Server struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
+	cmds map[string]cmdSpec // ESL commands, filled once before the first connection
+	apis map[string]apiFunc // api commands, likewise
+
 	mu        sync.Mutex
 	closed    bool
 	conns     map[*conn]struct{}
 	chans     map[string]*channel
+	rooms     map[string]*room
+	memberSeq uint32
 	seq       uint64
 	sessions  int
 	peak      int
@@ -155,8 +120,8 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// Start starts a fake FreeSWITCH listening on 127.0.0.1 on a free port. The
-// listener is bound when Start returns.
+// Start starts a fake FreeSWITCH listening on 127.0.0.1 on a free port (or
+// on WithListenAddr's address). The listener is bound when Start returns.
 func Start(opts ...Option) (*Server, error) {
 	cfg := config{password: "ClueCon", playback: 30 * time.Millisecond, ring: 5 * time.Millisecond, hostname: "fakeswitch"}
 	for _, o := range opts {
@@ -165,7 +130,11 @@ func Start(opts ...Option) (*Server, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := cfg.listen
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fakeswitch: listen: %w", err)
 	}
@@ -176,6 +145,7 @@ func Start(opts ...Option) (*Server, error) {
 		done:    make(chan struct{}),
 		conns:   map[*conn]struct{}{},
 		chans:   map[string]*channel{},
+		rooms:   map[string]*room{},
 		counts:  map[string]int{},
 		faults:  map[string]Fault{},
 		changed: make(chan struct{}),
@@ -189,6 +159,7 @@ func Start(opts ...Option) (*Server, error) {
 		_, _ = rand.Read(seed[:])
 	}
 	s.rng = mrand.NewChaCha8(seed)
+	s.registerCommands()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.coreUUID = s.newUUIDLocked()
 	s.wg.Add(1)
@@ -269,7 +240,7 @@ func (s *Server) ServeConn(nc net.Conn) error {
 	if c == nil {
 		return ErrClosed
 	}
-	c.enqueue([]byte("Content-Type: auth/request\n\n"))
+	c.reply([]byte("Content-Type: auth/request\n\n"))
 	c.start()
 	return nil
 }
@@ -329,7 +300,7 @@ func (s *Server) Filters() []string {
 	for _, c := range s.connList() {
 		c.mu.Lock()
 		for _, f := range c.filters {
-			out = append(out, f.name+" "+f.value)
+			out = append(out, f.header+" "+f.value)
 		}
 		c.mu.Unlock()
 	}
@@ -380,7 +351,7 @@ func (s *Server) SendRaw(frame []byte) {
 	b := append([]byte(nil), frame...)
 	for _, c := range s.connList() {
 		if c.ch == nil {
-			c.enqueue(b)
+			c.reply(b)
 		}
 	}
 }
@@ -401,11 +372,20 @@ type ChannelInfo struct {
 	Name      string               // e.g. "loopback/9000-a"
 	Direction string               // "inbound" or "outbound"
 	State     genesis.ChannelState // Channel-State, e.g. StateExecute
-	CallState string               // Channel-Call-State, e.g. "ACTIVE"
+	CallState string               // Channel-Call-State, e.g. "RINGING", "ACTIVE"
 	Answered  bool                 // the channel has been answered
 	BridgedTo string               // UUID of the bridged channel, "" if none
-	Variables map[string]string    // channel variables (without the variable_ prefix)
-	Created   time.Time
+	// Application and ApplicationData are what the channel runs now, e.g.
+	// "park", "playback" or "conference" ("" between applications and in a
+	// bridge). FreeSWITCH's current_application variable (in Variables)
+	// can say otherwise: it keeps "park" through a uuid_bridge.
+	Application, ApplicationData string
+	// Conference and MemberID: the room the channel is a member of, and its
+	// Member-ID; "" and 0 outside a conference.
+	Conference string
+	MemberID   uint32
+	Variables  map[string]string // channel variables (without the variable_ prefix)
+	Created    time.Time
 }
 
 // Channels returns a snapshot of the live channels, oldest first.
@@ -442,13 +422,18 @@ func (s *Server) Channel(uuid string) (ChannelInfo, bool) {
 //	err := s.WaitChannels(ctx, func(chs []fakeswitch.ChannelInfo) bool { return len(chs) == 0 })
 //
 // cond is checked at once and again after every event the server fires.
+// Once it holds, WaitChannels also waits until the events fired so far have
+// been written to the connections that take them (except those a connection
+// holds back while a command of its own runs), so a client has been sent
+// what led to the state: a test that sees BridgedTo set knows CHANNEL_BRIDGE
+// is on its way to the application.
 func (s *Server) WaitChannels(ctx context.Context, cond func([]ChannelInfo) bool) error {
 	for {
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
 		if cond(s.Channels()) {
-			return nil
+			return s.flushed(ctx)
 		}
 		select {
 		case <-changed:
@@ -460,34 +445,77 @@ func (s *Server) WaitChannels(ctx context.Context, cond func([]ChannelInfo) bool
 	}
 }
 
-// SendDTMF makes the caller on channel uuid press digits: one DTMF event per
-// digit on that channel, and the digits become available to
-// play_and_get_digits.
+// flushed waits until every connection has written the frames queued for
+// it so far.
+func (s *Server) flushed(ctx context.Context) error {
+	for _, c := range s.connList() {
+		target, _, _ := c.syncPoint()
+		for {
+			_, flushed, written := c.syncPoint()
+			if written >= target {
+				break
+			}
+			select {
+			case <-flushed:
+			case <-c.done:
+			case <-ctx.Done():
+				return fmt.Errorf("fakeswitch: wait for channels: %w", ctx.Err())
+			case <-s.done:
+				return ErrClosed
+			}
+			if isDone(c.done) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// SendDTMF makes the caller on channel uuid press digits (0-9, A-D, # and
+// *): one DTMF event per digit on that channel (DTMF-Source RTP), and the
+// digits become available to play_and_get_digits and a conference PIN.
 func (s *Server) SendDTMF(uuid, digits string) error {
+	ds := make([]dtmfDigit, 0, len(digits))
+	for i := 0; i < len(digits); i++ {
+		d := digits[i]
+		if !isDTMF(d) || d == 'w' || d == 'W' || d == 'f' || d == 'F' {
+			return fmt.Errorf("fakeswitch: send dtmf %q to %s: %q is no key", digits, uuid, d)
+		}
+		ds = append(ds, dtmfDigit{d, dtmfDefault})
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch, ok := s.chans[uuid]
-	if !ok || ch.hungUp {
+	ch := s.locateLocked(uuid)
+	if ch == nil {
 		return fmt.Errorf("fakeswitch: send dtmf to %s: %w", uuid, ErrNoSuchChannel)
 	}
-	ch.recvDTMFLocked(digits, "RTP")
+	ch.recvDTMFLocked(ds, "RTP")
 	return nil
 }
 
 // Hangup makes the far end of channel uuid hang up with cause
 // (CauseNone means NORMAL_CLEARING); a bridged peer hangs up with
-// NORMAL_CLEARING.
+// NORMAL_CLEARING. It works on a ringing leg too.
 func (s *Server) Hangup(uuid string, cause genesis.HangupCause) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch, ok := s.chans[uuid]
-	if !ok || ch.hungUp {
+	ch := s.locateLocked(uuid)
+	if ch == nil {
 		return fmt.Errorf("fakeswitch: hangup %s: %w", uuid, ErrNoSuchChannel)
 	}
 	if cause == genesis.CauseNone {
 		cause = genesis.CauseNormalClearing
 	}
-	ch.hangupLocked(cause.String())
+	ch.hangupLocked(cause.String(), hangupExternal)
 	return nil
 }
 

@@ -310,7 +310,18 @@ func TestTranscriptUUIDBridge(t *testing.T) {
 			break
 		}
 	}
-	compareEvents(t, got, want[1:])
+	// This older recording has no CS_CONSUME_MEDIA on the B leg between its
+	// CHANNEL_EXECUTE and CHANNEL_BRIDGE; calls.txt step 2 has it, and
+	// fakeswitch sends it (TestCallsBridge). Leave it out here.
+	kept := got[:0]
+	for _, f := range got {
+		e := f.ev()
+		if e.get("Unique-ID") == u2 && e.get("Channel-State") == "CS_CONSUME_MEDIA" && e.get("Event-Name") == "CHANNEL_STATE" {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	compareEvents(t, kept, want[1:])
 }
 
 func TestTranscriptOutboundSession(t *testing.T) {
