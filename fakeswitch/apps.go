@@ -363,6 +363,9 @@ func (s *Server) bridgeLocked(a, b *channel, viaAPI bool) {
 	a.peer, b.peer = b, a
 	a.bridgeA = true
 	if viaAPI {
+		// From the first event after the bridge on (calls.txt step 2).
+		a.logicalDir = "inbound"
+		b.hitDP = false
 		for _, p := range [][2]*channel{{a, b}, {b, a}} {
 			x, y := p[0], p[1]
 			x.setVarLocked("original_destination_number", x.prof.destNumber)
@@ -371,9 +374,16 @@ func (s *Server) bridgeLocked(a, b *channel, viaAPI bool) {
 			src := strconv.FormatInt(now.Unix(), 10) + ":" + s.newUUIDLocked() + ":uuid_br:" + y.uuid
 			x.prof.transferSource = src
 			x.prof.index = 2
+			x.profileCreated = now
 			x.setVarLocked("transfer_history", src)
 			x.setVarLocked("transfer_source", src)
 		}
+	}
+	for _, p := range [][2]*channel{{a, b}, {b, a}} {
+		// Other-Leg-* is a copy of the peer's profile taken now: its
+		// hangup and bridged times stay 0 (calls.txt step 2).
+		snap := *p[1]
+		p[0].other = &snap
 	}
 	for _, p := range [][2]*channel{{a, b}, {b, a}} {
 		x, y := p[0], p[1]
@@ -405,8 +415,6 @@ func (s *Server) bridgeLocked(a, b *channel, viaAPI bool) {
 		}
 	}
 	if viaAPI {
-		a.logicalDir = "inbound"
-		b.hitDP = false
 		// uuid_bridge is no application: its CHANNEL_EXECUTE sets no
 		// current_application (which stays park, through the hangup) and
 		// never completes.

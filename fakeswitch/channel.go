@@ -103,6 +103,8 @@ type channel struct {
 	flipped    bool
 
 	created, answered, progress, progressMedia, hungupAt, bridgedAt time.Time
+	profileCreated                                                  time.Time // a transfer (uuid_bridge) makes a new caller profile
+	other                                                           *channel  // the peer's profile as it was at the bridge (Other-Leg-*)
 
 	vars      []header
 	cause     string
@@ -136,7 +138,7 @@ func (s *Server) newChannelLocked(uuid, name, direction, endpoint, dest string) 
 	now := time.Now()
 	ch := &channel{
 		s: s, uuid: uuid, name: name, direction: direction, logicalDir: direction, endpoint: endpoint,
-		state: "CS_NEW", callState: "DOWN", answerSt: "ringing", callUUID: uuid, created: now,
+		state: "CS_NEW", callState: "DOWN", answerSt: "ringing", callUUID: uuid, created: now, profileCreated: now,
 		prof: profile{cidNumber: "0000000000", calleeName: "Outbound Call", calleeNumber: "default",
 			destNumber: dest, source: "mod_" + endpoint, context: "default", index: 1},
 		wake: make(chan struct{}, 1), hup: make(chan struct{}), destroyed: make(chan struct{}),
@@ -382,7 +384,11 @@ func (ch *channel) addChannelLocked(e *event, vars bool) {
 		} else {
 			e.add("Other-Type", "originator")
 		}
-		p.addProfileLocked(e, "Other-Leg-")
+		o := ch.other
+		if o == nil {
+			o = p
+		}
+		o.addProfileLocked(e, "Other-Leg-")
 	}
 	if vars {
 		for _, h := range ch.vars {
@@ -452,7 +458,7 @@ func (ch *channel) addProfileLocked(e *event, pfx string) {
 	if pfx != "Other-Leg-" {
 		e.add(pfx+"Profile-Index", strconv.Itoa(p.index))
 	}
-	e.add(pfx+"Profile-Created-Time", micros(ch.created))
+	e.add(pfx+"Profile-Created-Time", micros(ch.profileCreated))
 	e.add(pfx+"Channel-Created-Time", micros(ch.created))
 	e.add(pfx+"Channel-Answered-Time", micros(ch.answered))
 	e.add(pfx+"Channel-Progress-Time", micros(ch.progress))
@@ -636,7 +642,10 @@ func (ch *channel) hangupLocked(cause string, kind hangupKind) {
 	ch.hungupAt = time.Now()
 	ch.stateNum = stateNumbers["CS_HANGUP"]
 	if p := ch.peer; p != nil {
-		p.setVarLocked("last_bridge_hangup_cause", cause)
+		if !p.hungUp {
+			// Set on the partner only while it can still be located.
+			p.setVarLocked("last_bridge_hangup_cause", cause)
+		}
 		if ch.bridgeA {
 			ch.setVarLocked("last_bridge_role", "originator")
 		}
@@ -668,6 +677,7 @@ func (ch *channel) finishHangupLocked() <-chan struct{} {
 		ch.executeCompleteLocked(*a)
 	}
 	if p := ch.peer; p != nil && ch.bridgeA {
+		ch.setVarLocked("bridge_to", "") // the bridge is over
 		ch.chanEventPreLocked("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1837, true,
 			[]header{{"Bridge-A-Unique-ID", ch.uuid}, {"Bridge-B-Unique-ID", p.uuid}})
 	}
@@ -713,7 +723,7 @@ func (ch *channel) setTimestampsLocked() {
 	}
 	stamp := func(t time.Time) string { return t.Format("2006-01-02 15:04:05") }
 	ch.setVarLocked("start_stamp", stamp(ch.created))
-	ch.setVarLocked("profile_start_stamp", stamp(ch.created))
+	ch.setVarLocked("profile_start_stamp", stamp(ch.profileCreated))
 	if !ch.answered.IsZero() {
 		ch.setVarLocked("answer_stamp", stamp(ch.answered))
 	}
@@ -737,7 +747,7 @@ func (ch *channel) setTimestampsLocked() {
 		ch.setVarLocked(name+"_uepoch", strconv.FormatInt(t.UnixMicro(), 10))
 	}
 	epochs("start", ch.created)
-	epochs("profile_start", ch.created)
+	epochs("profile_start", ch.profileCreated)
 	epochs("answer", ch.answered)
 	epochs("bridge", ch.bridgedAt)
 	epochs("last_hold", time.Time{})

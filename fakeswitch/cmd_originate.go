@@ -291,6 +291,16 @@ func (s *Server) createLeg(idx int, leg dialLeg, global []header, opts dialOpts,
 	}
 	ch := s.newChannelLocked(uuid, name, "outbound", source, dest)
 	ch.endpoint = endpoint
+	d := &dialing{leg: idx, ringReady: ringReady, out: out}
+	ch.dial = d
+	// Channel-State is the running state, Channel-State-Number the state
+	// already requested: FreeSWITCH's originate shows them one step apart.
+	ch.state, ch.stateNum = "CS_NONE", stateNumbers["CS_INIT"]
+	if uuid != "" {
+		// Fired when the uuid is set, before the variables are.
+		ch.chanEventPreLocked("CHANNEL_UUID", "switch_core_session.c", "switch_core_session_set_uuid", 2051, true,
+			[]header{{"Old-Unique-ID", s.newUUIDLocked()}})
+	}
 	if opts.cidName != "" {
 		ch.prof.cidName = opts.cidName
 	}
@@ -326,21 +336,8 @@ func (s *Server) createLeg(idx int, leg dialLeg, global []header, opts dialOpts,
 	}
 	ch.setVarLocked("originate_early_media", "true")
 	ch.setVarLocked("originate_endpoint", endpoint)
-	if endpoint == "loopback" {
-		ch.setVarLocked("loopback_leg", "A")
-	}
-	d := &dialing{leg: idx, ringReady: ringReady, out: out}
-	ch.dial = d
-	// Channel-State is the running state, Channel-State-Number the state
-	// already requested: FreeSWITCH's originate shows them one step apart.
-	ch.state, ch.stateNum = "CS_NONE", stateNumbers["CS_INIT"]
-	if uuid != "" {
-		ch.chanEventPreLocked("CHANNEL_UUID", "switch_core_session.c", "switch_core_session_set_uuid", 2051, true,
-			[]header{{"Old-Unique-ID", s.newUUIDLocked()}})
-	}
 	ch.presence = presence // Channel-Presence-ID from CS_INIT on
 	ch.setStateLocked("CS_INIT")
-	ch.stateNum = stateNumbers["CS_ROUTING"]
 	immediate := b.Delay == 0 && b.failure() == ""
 	if b.Early {
 		switch {
@@ -353,11 +350,15 @@ func (s *Server) createLeg(idx int, leg dialLeg, global []header, opts dialOpts,
 			ch.farEndAnswerLocked()
 		}
 	}
+	if endpoint == "loopback" {
+		ch.setVarLocked("loopback_leg", "A") // set by the loopback endpoint's own thread
+	}
+	ch.stateNum = stateNumbers["CS_ROUTING"]
 	ch.chanEventLocked("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 626, true)
 	ch.chanEventLocked("CHANNEL_ORIGINATE", "switch_core_session.c", "switch_core_session_outgoing_channel", 725, true)
 	ch.setStateLocked("CS_ROUTING")
 	ch.setStateLocked("CS_CONSUME_MEDIA")
-	if b.Early && immediate {
+	if b.Early && immediate && b.HangupAfter <= 0 {
 		return ch, ""
 	}
 	s.wg.Add(1)
@@ -366,11 +367,37 @@ func (s *Server) createLeg(idx int, leg dialLeg, global []header, opts dialOpts,
 }
 
 // farEnd is the far end of an originated leg, on a goroutine the server
-// owns: it rings (if it does), waits, then answers or fails. It ends at the
-// outcome, when the leg hangs up, or at Close.
+// owns: it rings (if it does), waits, then answers or fails, and hangs up
+// after HangupAfter. It ends then, when the leg hangs up, or at Close.
 func (ch *channel) farEnd(b DialBehavior) {
 	s := ch.s
 	defer s.wg.Done()
+	s.mu.Lock()
+	answered := !ch.answered.IsZero()
+	s.mu.Unlock()
+	if !answered && !ch.farEndOutcome(b) {
+		return
+	}
+	if b.HangupAfter > 0 {
+		t := time.NewTimer(b.HangupAfter)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ch.hup:
+			return
+		case <-s.done:
+			return
+		}
+		s.mu.Lock()
+		ch.hangupLocked("NORMAL_CLEARING", hangupExternal)
+		s.mu.Unlock()
+	}
+}
+
+// farEndOutcome rings (if the far end does), waits, then answers or
+// fails; it reports whether the leg answered.
+func (ch *channel) farEndOutcome(b DialBehavior) bool {
+	s := ch.s
 	s.mu.Lock()
 	if b.Ringing && !ch.hungUp {
 		ch.ringReadyLocked()
@@ -389,21 +416,22 @@ func (ch *channel) farEnd(b DialBehavior) {
 		select {
 		case <-t:
 		case <-ch.hup:
-			return
+			return false
 		case <-s.done:
-			return
+			return false
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch.hungUp {
-		return
+		return false
 	}
 	if cause := b.failure(); cause != "" {
 		ch.hangupLocked(cause, hangupExternal)
-		return
+		return false
 	}
 	ch.farEndAnswerLocked()
+	return true
 }
 
 // farEndAnswerLocked: the far end answers the originated leg.

@@ -249,7 +249,6 @@ func (s *Server) apiUUIDDump(_ *conn, arg string) string {
 	}
 	e := &event{}
 	s.addCommonLocked(e, "CHANNEL_DATA", "mod_commands.c", "uuid_dump_function", 5512)
-	ch.addProfileLocked(e, "Channel-")
 	ch.addChannelLocked(e, true)
 	var b strings.Builder
 	for _, h := range e.headers {

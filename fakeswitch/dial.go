@@ -31,6 +31,10 @@ type DialBehavior struct {
 	// Event-Sequence (calls.txt steps 1 and 2; captures README "Event order
 	// is not fixed"). By default CHANNEL_CREATE comes first.
 	Early bool
+	// HangupAfter, when positive, makes the far end hang up
+	// (NORMAL_CLEARING) this long after it answered, as the recorded 9002
+	// extension (answer, sleep 1 s, hang up; calls.txt step 1).
+	HangupAfter time.Duration
 
 	errorCause string // error/<cause>: fail at once with this name, no channel
 }
