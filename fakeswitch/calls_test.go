@@ -1,6 +1,12 @@
 package fakeswitch
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -362,5 +368,116 @@ func TestCallsBridge(t *testing.T) {
 		is.Equal(ghc.get("Other-Leg-Channel-Bridged-Time"), "0")                                  // the peer as it was at the bridge
 		is.True(ghc.get("Caller-Profile-Created-Time") != ghc.get("Caller-Channel-Created-Time")) // the transfer's new profile
 		is.Equal(ghc.get("variable_profile_start_uepoch"), ghc.get("Caller-Profile-Created-Time"))
+	}
+}
+
+// TestCallsErrorReplies is calls.txt step 4: the client's bytes replayed,
+// FreeSWITCH's replies expected byte for byte (B6, B7, B8, event names),
+// then which events the odd subscriptions deliver.
+func TestCallsErrorReplies(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	in, err := os.ReadFile("testdata/calls-L.client")
+	is.NoErr(err)
+	want := serverFrames(t, "L")
+	// Everything up to the filter of the originate that follows.
+	cut := bytes.Index(in, []byte("filter Unique-ID"))
+	is.True(cut > 0)
+	s := StartT(t, WithDialPath("loopback/9002", DialBehavior{HangupAfter: 20 * time.Millisecond}))
+	nc, err := net.Dial("tcp", s.Addr())
+	is.NoErr(err)
+	c := newClient(t, nc)
+	_, err = nc.Write(in[:cut])
+	is.NoErr(err)
+	for i := 0; i < 25; i++ {
+		got, w := c.read(), want[i]
+		is.Equal(got.hdr, w.hdr)   // the same envelope
+		is.Equal(got.body, w.body) // and the same text
+	}
+	// After "nixevent CHANNEL_CREATE" (it turns delivery on), "event plain
+	// CHANNEL_ANSWER channel_hangup" (case-insensitive) and "event plain
+	// CHANNEL_ANSWERED" (unknown, refused) a call delivers exactly
+	// CHANNEL_ANSWER and CHANNEL_HANGUP.
+	const sub4 = "3773198a-882e-4130-9ae8-603d9d64768f"
+	is.Equal(c.cmd("filter Unique-ID "+sub4).hdr, want[25].hdr)
+	is.Equal(c.api("originate {origination_uuid="+sub4+"}loopback/9002/default &park()"), want[26].body)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	is.NoErr(s.WaitChannels(ctx, func(chs []ChannelInfo) bool { return len(chs) == 0 }))
+	is.Equal(c.api("uuid_exists "+sub4), "false")
+	is.Equal(labels(c.pending), labels(want[27:29])) // CHANNEL_ANSWER, CHANNEL_HANGUP and nothing else
+	sameShape(t, "subscribed events", c.pending, want[27:29])
+}
+
+// TestCallsGetvar is calls.txt step 3: uuid_getvar and an outbound socket's
+// getvar find the caller profile's fields too (B1).
+func TestCallsGetvar(t *testing.T) {
+	t.Parallel()
+	s := StartT(t)
+	t.Run("uuid_getvar", func(t *testing.T) {
+		is := is.New(t)
+		want := serverFrames(t, "J")
+		const gv = "720dda91-62a9-48ea-920f-eeeb1f3bb8c9"
+		c := dialAuth(t, s)
+		is.Equal(c.api("originate {origination_uuid="+gv+"}loopback/9000/default &park()"), want[2].body)
+		s.CheckChannel(t, gv, Running("park")) // the caller id flips when it parks
+		for i, name := range []string{"destination_number", "caller_id_number", "caller_id_name", "channel_name", "uuid", "state", "nosuchvar"} {
+			got := c.cmd("api uuid_getvar " + gv + " " + name)
+			is.Equal(got.hdr, want[3+i].hdr)   // same envelope (Content-Length included)
+			is.Equal(got.body, want[3+i].body) // as recorded, no trailing LF
+		}
+	})
+	t.Run("getvar", func(t *testing.T) {
+		is := is.New(t)
+		want := serverFrames(t, "K")
+		call, c, _ := outbound(t, s, map[string]string{"origination_uuid": "4707f6ee-421e-4b1a-bc71-625eac4699b0"})
+		for i, name := range []string{"destination_number", "caller_id_number", "nosuchvar", "caller_id_name", "channel_name", "uuid", "state"} {
+			is.Equal(c.cmd("getvar "+name).hdr, want[1+i].hdr) // the raw value as Reply-Text, or -ERR command not found
+		}
+		// sendmsg hangup without linger: "+OK", then the disconnect notice
+		// and the close.
+		is.Equal(c.cmd("sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING").hdr, want[8].hdr)
+		n := c.read()
+		is.Equal(n.hdr, want[9].hdr)
+		is.Equal(n.body, want[9].body)
+		_, err := c.readErr()
+		is.True(errors.Is(err, io.EOF))
+		<-call.Done()
+	})
+}
+
+// TestCallsDTMF is calls.txt step 5: uuid_recv_dtmf puts each digit, 'w'
+// included, on the channel as DTMF-Source APP, with the group's duration
+// (B13, B14); uuid_send_dtmf sends them out to the far end.
+func TestCallsDTMF(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	want := serverFrames(t, "M")
+	const d = "8f4ab7f9-2da2-4ada-9de7-fc72f853ffb3"
+	s := StartT(t)
+	c := dialAuth(t, s)
+	c.cmd("events plain ALL")
+	c.cmd("filter Unique-ID " + d)
+	is.Equal(c.api("originate {origination_uuid="+d+"}loopback/9000/default &park()"), want[4].body)
+	c.collect(func(e frame) bool { return e.get("Event-Name") == "CHANNEL_PARK" })
+	dtmfValues := []string{"DTMF-Digit", "DTMF-Duration", "DTMF-Source", "Channel-Name"}
+
+	is.Equal(c.api("uuid_recv_dtmf "+d+" 1w2@500#"), want[20].body)
+	got := c.collect(func(e frame) bool { return e.get("DTMF-Digit") == "2" })
+	sameShape(t, "uuid_recv_dtmf 1w2@500#", got, want[21:24], dtmfValues...) // 1, w, 2 at 4000 samples; the # after @500 is lost
+
+	// Sent digits show on the far end (the -b leg of the recording), not on
+	// the channel: the next event on it is the next received digit.
+	is.Equal(c.api("uuid_send_dtmf "+d+" 3"), want[24].body)
+	is.Equal(c.api("uuid_recv_dtmf "+d+" 6#"), want[26].body)
+	got = c.collect(func(e frame) bool { return e.get("DTMF-Digit") == "#" })
+	sameShape(t, "uuid_recv_dtmf 6#", got, want[27:29], dtmfValues...)
+
+	is.Equal(c.api("uuid_kill "+d), "+OK\n")
+	got = c.collect(isDestroyState(d))
+	hc := firstEvent(got, "CHANNEL_HANGUP_COMPLETE", d)
+	whc := firstEvent(want, "CHANNEL_HANGUP_COMPLETE", d)
+	for _, k := range []string{"variable_digits_dialed", "variable_last_dtmf_duration"} {
+		is.Equal(hc.get(k), whc.get(k)) // "1w26#" and 500 ms, as recorded
 	}
 }
