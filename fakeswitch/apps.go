@@ -22,6 +22,12 @@ func (ch *channel) exec(a app) {
 	if a.uuid == "" {
 		a.uuid = s.newUUIDLocked()
 	}
+	if a.priv != nil && ch.answered.IsZero() && ch.progressMedia.IsZero() {
+		// Without media park takes the message off the queue itself, and
+		// no PRIVATE_COMMAND follows (switch_ivr_park; calls.txt step 7:
+		// the unanswered socket leg's answer message had none).
+		a.priv = nil
+	}
 	ch.enterExecuteLocked()
 	run := appFuncs[a.name]
 	if run == nil {

@@ -481,3 +481,160 @@ func TestCallsDTMF(t *testing.T) {
 		is.Equal(hc.get(k), whc.get(k)) // "1w26#" and 500 ms, as recorded
 	}
 }
+
+// answeredSocket places a call into an outbound socket set up as in
+// calls.txt step 7: connect, the linger command (if any), events plain ALL,
+// a filter for its own leg, then an answer with event-lock; it returns
+// once the answer completed.
+func answeredSocket(t *testing.T, s *Server, uuid, linger string) (*Call, *client) {
+	t.Helper()
+	call, c, _ := outbound(t, s, map[string]string{"origination_uuid": uuid})
+	if linger != "" {
+		c.cmd(linger)
+	}
+	c.cmd("events plain ALL")
+	c.cmd("filter Unique-ID " + uuid)
+	c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: answer\nevent-lock: true")
+	c.collect(func(e frame) bool {
+		return e.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" && e.get("Application") == "answer"
+	})
+	return call, c
+}
+
+// socketFrames reads what the socket gets until the switch closes it, or
+// until stop says so (inclusive).
+func (c *client) untilClose(stop func(frame) bool) []frame {
+	c.t.Helper()
+	var got []frame
+	for {
+		f, err := c.readErr()
+		if errors.Is(err, io.EOF) {
+			return got
+		}
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		got = append(got, f)
+		if stop != nil && stop(f) {
+			return got
+		}
+	}
+}
+
+// kinds names frames: an event by label, a notice by its disposition.
+func kinds(fs []frame) []string {
+	var out []string
+	for _, f := range fs {
+		switch f.contentType() {
+		case "text/event-plain":
+			out = append(out, label(f.ev()))
+		case "text/disconnect-notice":
+			out = append(out, "notice:"+f.get("Content-Disposition"))
+		default:
+			out = append(out, f.contentType())
+		}
+	}
+	return out
+}
+
+// TestCallsOutboundHangup is calls.txt step 7 (P, Q, R) and the captures
+// README's "Outbound hangup ordering" (D3): the socket leg killed from an
+// admin connection, and by an api on the socket itself.
+func TestCallsOutboundHangup(t *testing.T) {
+	t.Parallel()
+	hangupComplete := func(f frame) bool { return f.ev().get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" }
+	t.Run("linger, killed from another connection", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		const leg = "00378e26-2225-4538-83de-534f0142fcd3"
+		want := serverFrames(t, "P")
+		s := StartT(t)
+		call, sock := answeredSocket(t, s, leg, "linger")
+		admin := dialAuth(t, s)
+		admin.cmd("event plain CHANNEL_DESTROY")
+		admin.cmd("filter Unique-ID " + leg)
+		is.Equal(admin.api("uuid_kill "+leg), "+OK\n")
+		got := sock.untilClose(hangupComplete)
+		is.Equal(kinds(got), kinds(want[10:18])) // CHANNEL_HANGUP, the linger notice, then the rest of the hangup
+		is.Equal(got[1].hdr, []header{{"Content-Type", "text/disconnect-notice"}, {"Controlled-Session-UUID", leg},
+			{"Content-Disposition", "linger"}, {"Channel-Name", "loopback/5000-b"}, {"Linger-Time", "-1"}, {"Content-Length", "0"}})
+		var events []frame
+		for _, f := range got {
+			if f.contentType() == "text/event-plain" {
+				events = append(events, f)
+			}
+		}
+		sameShape(t, "lingering socket", events, eventsOf(want, leg)[5:], "Channel-Name")
+		is.Equal(admin.api("uuid_exists "+leg), "false") // gone for the api while the socket lingers
+		select {
+		case <-call.Done():
+			t.Fatal("destroyed while the socket lingers")
+		default:
+		}
+		_ = sock.nc.Close()
+		d := admin.waitEvent("CHANNEL_DESTROY", leg) // once the client closed the socket
+		is.Equal(d.get("Hangup-Cause"), "NORMAL_CLEARING")
+	})
+	t.Run("linger 2", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		const leg = "d78bf0a8-04ee-4b72-a4de-48249e211ba4"
+		want := serverFrames(t, "Q")
+		s := StartT(t)
+		call, sock := answeredSocket(t, s, leg, "linger 2")
+		admin := dialAuth(t, s)
+		start := time.Now()
+		is.Equal(admin.api("uuid_kill "+leg), "+OK\n")
+		got := sock.untilClose(nil)
+		is.True(time.Since(start) >= 2*time.Second)                        // the second notice after the linger time
+		is.Equal(kinds(got), kinds(want[9:18]))                            // ... then the disconnect notice and the close
+		is.Equal(got[1].get("Linger-Time"), "2")                           // as "linger 2" said
+		is.Equal(got[len(got)-1].body, want[len(want)-1].body)             // the 67-byte goodbye
+		is.Equal(names(got[len(got)-1].hdr), names(want[len(want)-1].hdr)) // with Controlled-Session-UUID
+		<-call.Done()
+	})
+	t.Run("no linger, killed from another connection", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		const leg = "0a006f45-f409-4d70-b1e1-90b9983a7a6f"
+		want := serverFrames(t, "R")
+		s := StartT(t)
+		call, sock := answeredSocket(t, s, leg, "")
+		admin := dialAuth(t, s)
+		admin.cmd("event plain CHANNEL_DESTROY")
+		admin.cmd("filter Unique-ID " + leg)
+		is.Equal(admin.api("uuid_kill "+leg), "+OK\n")
+		got := sock.untilClose(nil)
+		is.Equal(kinds(got), kinds(want[8:])) // only CHANNEL_HANGUP, then the notice and the close
+		admin.waitEvent("CHANNEL_DESTROY", leg)
+		<-call.Done()
+	})
+	selfKill := func(t *testing.T, s *Server, linger string) []frame {
+		t.Helper()
+		const leg = "5c0e3d2a-0000-4000-8000-000000000001"
+		_, sock := answeredSocket(t, s, leg, linger)
+		sock.send("api uuid_kill " + leg)
+		return sock.untilClose(hangupComplete)
+	}
+	t.Run("linger, own api uuid_kill", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		got := selfKill(t, StartT(t), "linger")
+		is.Equal(kinds(got), []string{"api/response", "CHANNEL_HANGUP", "notice:linger", "CHANNEL_UNPARK",
+			"CHANNEL_EXECUTE_COMPLETE:socket", "CHANNEL_STATE:CS_HANGUP", "CHANNEL_CALLSTATE:HANGUP",
+			"CHANNEL_STATE:CS_REPORTING", "CHANNEL_HANGUP_COMPLETE"}) // the api reply always first
+		is.Equal(got[0].body, "+OK\n")
+	})
+	t.Run("linger, own api uuid_kill, notice first", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		got := selfKill(t, StartT(t, WithLingerNoticeFirst()), "linger")
+		is.Equal(kinds(got)[:3], []string{"api/response", "notice:linger", "CHANNEL_HANGUP"}) // the other recorded order
+	})
+	t.Run("no linger, own api uuid_kill", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		got := selfKill(t, StartT(t), "")
+		is.Equal(kinds(got), []string{"api/response", "notice:disconnect"}) // no CHANNEL_HANGUP at all
+	})
+}
