@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -638,3 +639,141 @@ func TestCallsOutboundHangup(t *testing.T) {
 		is.Equal(kinds(got), []string{"api/response", "notice:disconnect"}) // no CHANNEL_HANGUP at all
 	})
 }
+
+// The recorded uuids of calls.txt step 8.
+const (
+	conf1 = "13521d2d-2edc-4fe1-89aa-eeece9f2783d"
+	conf2 = "960ec24b-e9d7-47c9-bf05-a89cb89741c9"
+)
+
+// collectN reads n events.
+func (c *client) collectN(n int) []frame {
+	c.t.Helper()
+	got := make([]frame, 0, n)
+	for len(got) < n {
+		f := c.read()
+		if f.contentType() != "text/event-plain" {
+			c.t.Fatalf("collectN: got %s frame %+v", f.contentType(), f)
+		}
+		got = append(got, f)
+	}
+	return got
+}
+
+// withoutOmitted drops the kinds fakeswitch does not send, and what is not
+// an event.
+func withoutOmitted(fs []frame) []frame {
+	var out []frame
+	for _, f := range fs {
+		if f.contentType() == "text/event-plain" && !omitted[f.ev().get("Event-Name")] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// sameConferenceStep compares one step's events: the conference events
+// (CUSTOM conference::maintenance, members' and the room's) as one
+// sequence, every channel's other events as its own (the threads'
+// interleaving varies).
+func sameConferenceStep(t *testing.T, what string, got, want []frame) {
+	t.Helper()
+	split := func(fs []frame) (conf []frame, byChan map[string][]frame) {
+		byChan = map[string][]frame{}
+		for _, f := range fs {
+			e := f.ev()
+			if e.get("Event-Name") == "CUSTOM" {
+				conf = append(conf, f)
+			} else {
+				byChan[e.get("Unique-ID")] = append(byChan[e.get("Unique-ID")], f)
+			}
+		}
+		return conf, byChan
+	}
+	gc, gch := split(got)
+	wc, wch := split(want)
+	confValues := []string{"Action", "Conference-Name", "Conference-Size", "Conference-Ghosts", "Conference-Profile-Name",
+		"Conference-Domain", "Floor", "Hear", "Speak", "Talking", "Member-Type", "Unique-ID", "File", "Async", "Error", "Path",
+		"Other-Recordings", "Samplerate"}
+	sameShape(t, what+" conference events", gc, wc, confValues...)
+	for uuid, w := range wch {
+		sameShape(t, what+" "+uuid, gch[uuid], w, "Application", "Application-Data", "Answer-State")
+	}
+	for uuid := range gch {
+		if _, ok := wch[uuid]; !ok {
+			t.Errorf("%s: events of %s, which the switch did not send", what, uuid)
+		}
+	}
+}
+
+// TestCallsConference is calls.txt step 8: a room with two parked legs,
+// its maintenance events, and the conference api's replies.
+func TestCallsConference(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	want := serverFrames(t, "T")
+	s := StartT(t)
+	c := dialAuth(t, s)
+	is.Equal(c.api("conference list"), want[2].body) // +OK No active conferences.
+	c.cmd("events plain ALL")
+	is.Equal(c.cmd("event plain CUSTOM conference::maintenance").hdr, want[4].hdr)
+	c.cmd("filter Unique-ID " + conf1)
+	c.cmd("filter Unique-ID " + conf2)
+	c.cmd("filter Conference-Name room1")
+	for _, u := range []string{conf1, conf2} {
+		is.Equal(c.api("originate {origination_uuid="+u+"}loopback/9000/default &park()"), "+OK "+u+"\n")
+		c.collect(func(e frame) bool { return e.get("Event-Name") == "CHANNEL_PARK" })
+	}
+	step := func(what string, from, to int, do func()) []frame {
+		t.Helper()
+		do()
+		w := withoutOmitted(want[from : to+1])
+		got := c.collectN(len(w))
+		sameConferenceStep(t, what, got, w)
+		return got
+	}
+	join := func(u string) func() {
+		return func() {
+			is.Equal(c.cmd("sendmsg "+u+"\ncall-command: execute\nexecute-app-name: conference\nexecute-app-arg: room1@default").get("Reply-Text"), "+OK")
+		}
+	}
+	got := step("join conf1", 38, 43, join(conf1))
+	id1 := firstEvent(got, "CUSTOM", conf1).get("Member-ID")
+	step("join conf2", 45, 49, join(conf2))
+	id2 := s.CheckChannel(t, conf2, InConference("room1")).MemberID
+	is.Equal(strconv.Itoa(int(id2)), strconv.Itoa(atoi(id1)+1)) // member ids count up, server-wide
+	ids := strings.NewReplacer("7", id1, "8", strconv.Itoa(int(id2)))
+
+	step("talk", 51, 52, func() { is.NoErr(s.Talk("room1", uint32(atoi(id1)), 40*time.Millisecond)) })
+
+	list := c.api("conference room1 list")
+	wantList := strings.ReplaceAll(strings.ReplaceAll(want[53].body, "8;loopback", id2s(id2)+";loopback"), "7;loopback", id1+";loopback")
+	is.Equal(list, wantList) // newest first, flags hear|speak|floor
+	norm := regexp.MustCompile(`"(run_time|join_time|last_talking|id)":\t\d+|"conference_uuid":\t"[^"]*"`)
+	is.Equal(norm.ReplaceAllString(c.api("conference room1 json_list"), "$1"), norm.ReplaceAllString(want[54].body, "$1")) // TAB-indented, no LF at the end
+
+	for i, cmd := range []string{"mute 7", "unmute 7", "deaf 7", "undeaf 7"} {
+		step(cmd, 56+2*i, 56+2*i, func() {
+			is.Equal(c.api("conference room1 "+ids.Replace(cmd)), ids.Replace(want[55+2*i].body)) // +OK mute <id> …
+		})
+	}
+	step("lock", 64, 65, func() { is.Equal(c.api("conference room1 lock"), want[63].body) })
+	step("unlock", 67, 68, func() { is.Equal(c.api("conference room1 unlock"), want[66].body) })
+	got = step("kick", 70, 76, func() {
+		is.Equal(c.api("conference room1 kick "+id2s(id2)), ids.Replace(want[69].body))
+	})
+	s.CheckChannel(t, conf2, Running("park")) // a kicked member goes back to park, it is not hung up
+	step("record", 78, 78, func() { is.Equal(c.api("conference room1 record /rec/room1.wav"), want[77].body) })
+	step("norecord", 80, 80, func() { is.Equal(c.api("conference room1 norecord all"), want[79].body) })
+	is.Equal(c.api("conference nosuchroom list"), want[81].body)
+
+	is.Equal(c.api("uuid_kill "+conf1), "+OK\n")
+	is.Equal(c.api("uuid_kill "+conf2), "+OK\n")
+	w := withoutOmitted(want[84:])
+	got = c.collectN(len(w)) // those read with the api replies first
+	sameConferenceStep(t, "hangup", got, w)
+	is.Equal(len(s.Conferences()), 0) // destroyed with its last member
+	is.Equal(c.api("conference list"), "+OK No active conferences.\n")
+}
+
+func id2s(id uint32) string { return strconv.FormatUint(uint64(id), 10) }

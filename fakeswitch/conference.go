@@ -464,14 +464,15 @@ func (s *Server) leaveLocked(m *member, kicked bool) {
 			break
 		}
 	}
+	m.talking = false
+	if r.floor == m {
+		// Before the count goes down (calls.txt step 8: Conference-Size 1).
+		s.setFloorLocked(r, nil)
+	}
 	if m.ghost {
 		r.ghosts--
 	} else {
 		r.count--
-	}
-	m.talking = false
-	if r.floor == m {
-		s.setFloorLocked(r, nil)
 	}
 	if r.count == 1 {
 		s.playFileLocked(r, soundAlone)
