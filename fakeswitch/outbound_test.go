@@ -216,8 +216,8 @@ func TestSocketAppUnquoted(t *testing.T) {
 	is.Equal(data.get("Socket-Mode"), "static")
 	is.Equal(data.get("Control"), "single-channel")
 	is.Equal(data.get("variable_current_application_data"), urlEncode(ln.Addr().String())) // the address alone
-	is.Equal(c.cmd("events plain ALL").get("Reply-Text"), "-ERR command not found") // not in single-channel mode
-	is.Equal(c.cmd("myevents").get("Reply-Text"), "+OK Events Enabled")            // this one is
+	is.Equal(c.cmd("events plain ALL").get("Reply-Text"), "-ERR command not found")        // not in single-channel mode
+	is.Equal(c.cmd("myevents").get("Reply-Text"), "+OK Events Enabled")                    // this one is
 }
 
 func TestCallHungUp(t *testing.T) {
