@@ -60,6 +60,9 @@ func cmdEvent(c *conn, _ *command, arg string) bool {
 			for x := range c.list {
 				c.list[x] = true
 			}
+			// set_all_custom: the subclasses registered now, which are
+			// the ones fakeswitch fires.
+			c.subclasses["conference::maintenance"] = true
 		}
 		c.list[t] = true
 		if eventNames[t] == "CUSTOM" {

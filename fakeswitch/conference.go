@@ -343,8 +343,9 @@ func parseConfArgs(data string) confArgs {
 // A PIN ("room+1234") is asked of inbound channels only, as mod_conference
 // does (conference_enforce_security; an originated leg joins without it):
 // the caller has 3 tries of up to the PIN's length in digits, ended by '#',
-// 10 s each, the prompt timed like a playback; a wrong PIN ends the
-// application without joining. A locked room turns inbound callers away.
+// 10 s each, the prompts timed like a playback, the digits typed ahead
+// flushed after a wrong try; three wrong ones end the application without
+// joining. A locked room turns inbound callers away.
 // Member flags in "+flags{…}": mute, deaf, moderator, ghost, endconf.
 func appConference(ch *channel, a *app) bool {
 	s := ch.s
@@ -549,6 +550,9 @@ func (ch *channel) askPIN(pin string) bool {
 		if !ch.sleep(ch.s.cfg.playback) { // the bad-PIN prompt
 			return false
 		}
+		ch.s.mu.Lock()
+		ch.dtmf = nil // switch_channel_flush_dtmf: digits typed ahead are gone
+		ch.s.mu.Unlock()
 	}
 	return false
 }
