@@ -240,6 +240,7 @@ func (s *Server) ServeConn(nc net.Conn) error {
 	if c == nil {
 		return ErrClosed
 	}
+	s.cfg.logger.Debug("fakeswitch: connection", "remote", nc.RemoteAddr().String())
 	c.reply([]byte("Content-Type: auth/request\n\n"))
 	c.start()
 	return nil
