@@ -777,3 +777,35 @@ func TestCallsConference(t *testing.T) {
 }
 
 func id2s(id uint32) string { return strconv.FormatUint(uint64(id), 10) }
+
+// TestSelfKillReplyFirst runs the socket's own uuid_kill many times: the api
+// reply must come first every time (the old fakeswitch sent the linger
+// notice ahead of it in 34–52 of 1 000 sessions; D3).
+func TestSelfKillReplyFirst(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	defer ln.Close()
+	for i := 0; i < 200; i++ {
+		call, err := s.Call(t.Context(), ln.Addr().String(), nil)
+		is.NoErr(err)
+		nc, err := ln.Accept()
+		is.NoErr(err)
+		c := newClient(t, nc)
+		c.cmd("connect")
+		if i%2 == 0 {
+			c.cmd("linger")
+		}
+		c.cmd("filter Unique-ID " + call.UUID()) // before the subscription: other sessions' channels end meanwhile
+		c.cmd("events plain ALL")
+		c.send("api uuid_kill " + call.UUID())
+		f := c.read()
+		if f.contentType() != "api/response" {
+			t.Fatalf("session %d: got %s %s before the api reply", i, f.contentType(), label(f.ev()))
+		}
+		is.Equal(f.body, "+OK\n")
+		_ = nc.Close()
+	}
+}

@@ -257,3 +257,13 @@ func (rc *rawClient) api(cmd string) (string, error) {
 }
 
 func (rc *rawClient) Close() error { return rc.c.nc.Close() }
+
+// collectUntilNotice reads until a disconnect notice.
+func (c *client) collectUntilNotice() frame {
+	c.t.Helper()
+	for {
+		if f := c.read(); f.contentType() == "text/disconnect-notice" {
+			return f
+		}
+	}
+}
