@@ -164,9 +164,8 @@ func (s *Server) confMemberCmdLocked(r *room, sub, syntax string, argv []string)
 			s.memberEventLocked(m, "undeaf-member", "conference_api.c", "conference_api_sub_undeaf", 839)
 		case "kick":
 			fmt.Fprintf(&b, "+OK kicked %s\n", id)
-			m.kicked = true
 			s.memberEventLocked(m, "kick-member", "conference_api.c", "conference_api_sub_kick", 902)
-			s.leaveLocked(m, true)
+			s.leaveLocked(m)
 		}
 	}
 	return b.String()

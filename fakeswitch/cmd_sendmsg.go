@@ -18,8 +18,8 @@ func commandsSendmsg(s *Server) {
 // session-id header, or on an outbound socket no uuid for its own channel).
 // The reply is "+OK" at once, before the message runs; on a sync (not
 // async) socket a message for its own channel runs first and the reply
-// follows (outbound.txt S4). A channel that is gone, or hanging up, is
-// "-ERR invalid session id [<uuid>]".
+// follows (outbound.txt S4). Another channel that is gone, or hanging up,
+// is "-ERR invalid session id [<uuid>]".
 func cmdSendmsg(c *conn, cmd *command, arg string) bool {
 	s := c.s
 	uuid := strings.TrimLeft(arg, " ")
@@ -33,7 +33,16 @@ func cmdSendmsg(c *conn, cmd *command, arg string) bool {
 	async := c.async || isTrue(cmd.get("async"))
 	s.mu.Lock()
 	ch := s.locateLocked(uuid)
-	if ch == nil || own && ch != c.ch {
+	if own {
+		// The socket's own session is not looked up: its queue takes the
+		// message even while it hangs up (which then runs nothing).
+		if ch = c.ch; ch.hungUp {
+			s.mu.Unlock()
+			c.reply(reply("+OK"))
+			return true
+		}
+	}
+	if ch == nil {
 		s.mu.Unlock()
 		c.reply(reply("-ERR invalid session id [" + uuid + "]"))
 		return true

@@ -59,7 +59,6 @@ type member struct {
 	joined             time.Time
 	lastTalking        time.Time
 	talkStarted        time.Time
-	kicked             bool
 	left               chan struct{} // closed when the member leaves the room
 }
 
@@ -412,7 +411,7 @@ func appConference(ch *channel, a *app) bool {
 	}
 	s.mu.Lock()
 	if m.room != nil {
-		s.leaveLocked(m, false)
+		s.leaveLocked(m)
 	}
 	s.mu.Unlock()
 	return false
@@ -457,7 +456,7 @@ func (s *Server) joinLocked(r *room, m *member) {
 // gives up the floor, the last one left alone hears the "alone" prompt, and
 // a room that is empty ends (play-file-done of the silence,
 // conference-destroy, after the member's application completed).
-func (s *Server) leaveLocked(m *member, kicked bool) {
+func (s *Server) leaveLocked(m *member) {
 	r := m.room
 	for i, x := range r.members {
 		if x == m {

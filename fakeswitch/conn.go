@@ -61,8 +61,7 @@ type conn struct {
 	lingerTime int // seconds, -1 for ever
 	logLevel   int
 	logging    bool
-	allowLog   bool
-	divert     bool
+	divert     bool // divert_events on: fakeswitch queues no session events to divert
 }
 
 // maxQueue and maxLost follow mod_event_socket's MAX_QUEUE_LEN and MAX_MISSED.
@@ -73,7 +72,7 @@ const (
 
 func (s *Server) newConn(nc net.Conn, ch *channel) *conn {
 	c := &conn{s: s, nc: nc, ch: ch, done: make(chan struct{}), wake: make(chan struct{}, 1),
-		flushed: make(chan struct{}), subclasses: map[string]bool{}, format: "plain", allowLog: true}
+		flushed: make(chan struct{}), subclasses: map[string]bool{}, format: "plain"}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -1,69 +1,109 @@
 // Package fakeswitch is an in-memory FreeSWITCH for tests: it speaks the
 // server side of the Event Socket Layer (ESL) on a loopback port, keeps
-// channels in memory, and sends the frames a real FreeSWITCH 1.10 sends for
-// the same scenario (header names and order, url-encoding, reply texts, event
-// sequences), as recorded in the project's captures.
+// channels and conference rooms in memory, and sends the frames a real
+// FreeSWITCH 1.10.12 sends for the same scenario (header names and order,
+// url-encoding, reply texts, event sequences, variables), as recorded in the
+// project's captures (../shared/captures; the frames the tests compare with
+// are copied into testdata/). Where fakeswitch and the recordings disagree,
+// fakeswitch is wrong.
 //
 // Point an inbound client at [Server.Addr] with [Server.Password]; place a
 // call into an outbound (socket) application with [Server.Call]; steer the far
-// end from the test with [Server.SendDTMF] and [Server.Hangup]; assert on
-// [Server.Channels] and [Server.CommandCount]:
+// end from the test with [Server.SendDTMF], [Server.Hangup] and
+// [Server.Talk]; assert with [Server.CheckChannel], [Server.CheckGone],
+// [Server.Channels], [Server.Conferences] and [Server.CommandCount]:
 //
 //	func TestMyApp(t *testing.T) {
 //		s := fakeswitch.StartT(t) // closed when the test ends
 //		client := dialMyClient(t, s.Addr(), s.Password())
-//		// "api originate user/1000 &park()" rings briefly, answers, replies
-//		// "+OK <uuid>" and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
+//		// "api originate user/1000 &park()" answers, replies "+OK <uuid>"
+//		// and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
 //		...
+//		s.CheckChannel(t, uuid, fakeswitch.Answered(), fakeswitch.Running("park"))
 //		if err := s.Hangup(uuid, genesis.CauseUserBusy); err != nil { // the far end hangs up
 //			t.Fatal(err)
 //		}
+//		s.CheckGone(t, uuid)
 //	}
 //
 // # What is simulated
 //
 // Inbound: auth and userauth, api, bgapi (a client Job-UUID is honoured),
-// event(s) plain|json|xml, nixevent, noevents, filter (FreeSWITCH's whitelist
-// semantics), sendevent, sendmsg (execute with event-lock, hangup), linger,
-// log/nolog, divert_events, exit. APIs: status, uptime, version, create_uuid,
-// originate, uuid_bridge, uuid_kill, uuid_answer, uuid_pre_answer, uuid_park,
-// uuid_getvar, uuid_setvar, uuid_send_dtmf, uuid_recv_dtmf, uuid_exists,
-// uuid_dump, show channels|calls, hupall. Anything else gets FreeSWITCH's
-// "-ERR <cmd> Command not found!". Outbound ([Server.Call]): connect,
-// myevents, getvar, linger/nolinger, exit, plus everything above; Call is
-// "async full", the socket application honours its async and full words (in
-// sync mode a sendmsg execute replies after the application, as FreeSWITCH
-// does).
+// event(s) plain|json|xml, nixevent, noevents, myevents <uuid>, filter
+// (FreeSWITCH's whitelist rule), sendevent, sendmsg (execute with
+// event-lock and loops, hangup), log/nolog, exit, with the replies and
+// error texts of mod_event_socket (linger and divert_events are refused
+// there, as on the switch). Outbound ([Server.Call] and the socket
+// application): connect, myevents, getvar, linger/nolinger, divert_events,
+// resume, exit; a single-channel socket (without "full") may not use api,
+// events or linger, a sync one (without "async") gets a sendmsg reply after
+// the application. Output waits while a command runs, as the listener
+// thread's does: a blocking api's reply comes before the events fired
+// meanwhile, and an outbound socket's disconnect and linger notices come in
+// the recorded orders (see [WithLingerNoticeFirst]).
 //
-// Dial paths user/<n> and loopback/<x> ring for [WithRingDuration] and
-// answer; error/<cause> fails with that cause; [WithDialPath] configures other
-// behaviour (answer after a delay, busy, no answer, reject with a cause). Each
-// originate creates one channel: a real loopback call also creates the "-b"
-// leg that runs the dialplan, fakeswitch does not, so uuid_send_dtmf only
-// reaches a bridged peer. There is no dialplan: the extension form of
-// originate parks the call. Media is simulated by time: playback and say
-// complete after [WithPlaybackDuration], sleep after its argument, and
-// play_and_get_digits collects digits sent with SendDTMF or uuid_recv_dtmf.
-// Applications: answer, pre_answer, park, playback, say, sleep, hangup, bridge,
-// set, export, play_and_get_digits, socket.
+// APIs: status, uptime, version, create_uuid, originate, show
+// channels|calls, hupall, uuid_kill, uuid_answer, uuid_pre_answer,
+// uuid_park, uuid_getvar, uuid_setvar, uuid_send_dtmf, uuid_recv_dtmf,
+// uuid_exists, uuid_dump, uuid_bridge, uuid_broadcast, uuid_transfer and
+// conference (list, json_list, count, mute, unmute, deaf, undeaf, kick,
+// lock, unlock, record, norecord). Anything else gets FreeSWITCH's
+// "-ERR <cmd> Command not found!". The originate line and "{…}" variable
+// blocks are cut and cleaned as FreeSWITCH does (quotes, backslashes,
+// commas; ../testdata/originate_vars.txt); dial strings may ring legs at
+// once ("a,b": the first answer wins, the others LOSE_RACE) or one after the
+// other ("a|b"), with "[…]" variables per leg.
 //
-// Events carry the header names, in the order FreeSWITCH 1.10 writes them
-// (Event-*, Channel-*, Caller-*, Other-Leg-*, variable_* on the events that
-// have them), with the fake's own host name, addresses, ids and times.
-// CHANNEL_OUTGOING, PRESENCE_IN, CALL_UPDATE, CODEC and log lines are not
-// sent; HEARTBEAT only when [Server.Heartbeat] is called.
+// Dial paths user/<n> and loopback/<x> answer after [WithRingDuration]
+// without ringing, as the recorded loopback extensions do; error/<cause>
+// fails with that cause and no channel; [WithDialPath] gives a prefix
+// another behaviour: ring then answer ([AnswerAfter]), busy, no answer,
+// ring for ever, reject, hang up after a while; a ringing leg signals
+// CHANNEL_PROGRESS and CALLSTATE RINGING and, with return_ring_ready=true,
+// the originate returns then. Channels carry FreeSWITCH's variables in its
+// order, the caller-id flip of originated legs, the CDR variables at hangup
+// and the bookkeeping of uuid_bridge. Applications: answer, pre_answer,
+// park, playback, say, sleep, hangup, bridge, set, export,
+// play_and_get_digits, socket, conference.
+//
+// Conferences follow mod_conference: rooms made by the conference
+// application ("room@profile+pin+flags{…}"), member ids from one counter of
+// the server, the conference::maintenance events, a kicked member back in
+// park, the room destroyed with its last member. There is no audio: the
+// prompts fail to play as on the recorded server (which had no sound files),
+// the tones end after [WithPlaybackDuration], and [Server.Talk] makes a
+// member talk.
+//
+// # Simplifications
+//
+// Each originated leg is one channel: a real loopback call also creates the
+// "-b" leg that runs the dialplan, fakeswitch does not (so there is no
+// other_loopback_leg_uuid variable, and uuid_send_dtmf's digits, which go
+// out to the far end, show on no channel). There is no dialplan: the
+// extension form of originate and uuid_transfer park the call, and a
+// channel whose extension (originate's &app) ends hangs up. CHANNEL_OUTGOING,
+// PRESENCE_IN, CALL_UPDATE, CODEC and most log lines are not sent; HEARTBEAT
+// only when [Server.Heartbeat] is called. Media is simulated by time:
+// playback and say complete after WithPlaybackDuration, sleep after its
+// argument, and play_and_get_digits and conference PINs take the digits
+// sent with SendDTMF or uuid_recv_dtmf. Filter expressions use Go's regexp
+// syntax for FreeSWITCH's PCRE. Where the switch's event order varies from
+// run to run (captures README, "Event order is not fixed"), fakeswitch keeps
+// one of the recorded orders; [DialBehavior.Early] and
+// [WithLingerNoticeFirst] choose the others.
 //
 // Fault injection: [Server.SetFault] delays, fails or drops a command,
 // [Server.DropConnections] cuts every connection, [Server.SendRaw] writes any
-// bytes to the inbound clients. [WithSeed] and [WithIDSource] make ids
+// bytes to the inbound clients, [WithListenAddr] starts a server again on
+// the address of one that was closed. [WithSeed] and [WithIDSource] make ids
 // deterministic.
 //
 // # Concurrency
 //
 // Every method is safe for concurrent use. Each connection has a reader and a
 // writer goroutine and its own outgoing queue, so a slow client never holds up
-// the switch; each channel runs its applications on its own goroutine. Close
-// ends all of them.
+// the switch; each channel runs its applications on its own goroutine, and
+// its far end on another while it rings. Close ends all of them.
 package fakeswitch
 
 import (
