@@ -114,10 +114,14 @@ func (s *Server) Conferences() []ConferenceInfo {
 // event with the talking-* statistics after d (calls.txt step 8, a 1.5 s
 // tone). A member that does not hold the floor takes it (floor-change). A
 // muted member's speech is not detected, as in mod_conference: no event. It
-// returns at once; ErrNoSuchMember if the room has no such member.
+// returns at once; ErrNoSuchMember if the room has no such member,
+// ErrClosed after Close.
 func (s *Server) Talk(room string, memberID uint32, d time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
 	r := s.rooms[room]
 	if r == nil {
 		return fmt.Errorf("fakeswitch: talk in %s: %w", room, ErrNoSuchMember)
@@ -165,6 +169,9 @@ func (s *Server) Talk(room string, memberID uint32, d time.Duration) error {
 // afterLocked runs fn (with s.mu held) after d, on a goroutine the server
 // owns, unless stop is closed or the server closes first.
 func (s *Server) afterLocked(d time.Duration, stop <-chan struct{}, fn func()) {
+	if s.closed {
+		return // Close waits for the goroutines already started, no new ones
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

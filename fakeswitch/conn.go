@@ -199,8 +199,8 @@ const (
 // emitLocked queues a frame that waits for the hold (an event, a log line,
 // a notice); e is the event it renders, if it is one. Called with c.mu held.
 func (c *conn) emitLocked(b []byte, kind frameKind, e *event) {
-	if c.closeAfter {
-		return
+	if c.closeAfter || c.downFrames != nil {
+		return // nothing follows the goodbye, even one still held back
 	}
 	if c.holding {
 		c.held = append(c.held, heldFrame{b, kind})
@@ -397,7 +397,7 @@ func (c *conn) deliverLog(b []byte, level int) {
 func (c *conn) sessionDownLocked(hangup *event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.downSeen || !c.connected || c.closeAfter {
+	if c.downSeen || c.closeAfter || c.s.closed {
 		return
 	}
 	c.downSeen = true
