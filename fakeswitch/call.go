@@ -10,79 +10,6 @@ import (
 	"github.com/genesis-esl/genesis"
 )
 
-// DialBehavior says what happens when a dial path is originated (or
-// bridged to); see WithDialPath.
-type DialBehavior struct {
-	// Delay is how long the channel rings before the outcome.
-	Delay time.Duration
-	// Cause, unless CauseNone, makes the call fail with this hangup cause
-	// after Delay; originate replies "-ERR <Cause>" (e.g. "-ERR USER_BUSY").
-	// With CauseNone the call is answered after Delay.
-	Cause genesis.HangupCause
-
-	errorCause string // error/<cause>: fail at once with this name, no channel
-}
-
-// failure returns the cause name the call fails with, "" if it answers.
-func (b DialBehavior) failure() string {
-	if b.errorCause != "" {
-		return b.errorCause
-	}
-	if b.Cause == genesis.CauseNone {
-		return ""
-	}
-	return b.Cause.String()
-}
-
-// AnswerAfter rings for d, then answers.
-func AnswerAfter(d time.Duration) DialBehavior { return DialBehavior{Delay: d} }
-
-// Busy fails the call with USER_BUSY at once.
-func Busy() DialBehavior { return DialBehavior{Cause: genesis.CauseUserBusy} }
-
-// NoAnswer rings for d, then fails with NO_ANSWER (as originate_timeout
-// does). An originate_timeout variable shorter than d ends the ring earlier.
-func NoAnswer(d time.Duration) DialBehavior {
-	return DialBehavior{Delay: d, Cause: genesis.CauseNoAnswer}
-}
-
-// Reject fails the call with cause at once (e.g. genesis.CauseCallRejected).
-func Reject(cause genesis.HangupCause) DialBehavior { return DialBehavior{Cause: cause} }
-
-type dialRule struct {
-	prefix string
-	b      DialBehavior
-}
-
-// WithDialPath sets the behaviour for dial paths starting with prefix (e.g.
-// "user/1001", "sofia/gateway/"). The longest matching prefix wins over the
-// defaults: user/ and loopback/ (and sofia/) ring for WithRingDuration and
-// answer, error/<cause> fails at once with that cause, anything else fails
-// with CHAN_NOT_IMPLEMENTED.
-func WithDialPath(prefix string, b DialBehavior) Option {
-	return func(c *config) { c.dialPaths = append(c.dialPaths, dialRule{prefix, b}) }
-}
-
-func (s *Server) behaviour(dial string) (DialBehavior, bool) {
-	best := -1
-	for i, r := range s.cfg.dialPaths {
-		if strings.HasPrefix(dial, r.prefix) && (best < 0 || len(r.prefix) > len(s.cfg.dialPaths[best].prefix)) {
-			best = i
-		}
-	}
-	if best >= 0 {
-		return s.cfg.dialPaths[best].b, true
-	}
-	kind, rest, _ := strings.Cut(dial, "/")
-	switch kind {
-	case "error":
-		return DialBehavior{errorCause: strings.ToUpper(rest)}, true
-	case "user", "loopback", "sofia":
-		return DialBehavior{Delay: s.cfg.ring}, true
-	}
-	return DialBehavior{}, false
-}
-
 // Call is an incoming call that fakeswitch handed to an outbound (socket)
 // application with Server.Call.
 type Call struct {
@@ -140,13 +67,13 @@ func (s *Server) Call(ctx context.Context, outboundAddr string, vars map[string]
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	ch := s.newChannelLocked(vars["origination_uuid"], "loopback/"+dest+"-b", "inbound", dest)
-	ch.hitDialplan = true
+	ch := s.newChannelLocked(vars["origination_uuid"], "loopback/"+dest+"-b", "inbound", "loopback", dest)
+	ch.hitDP = true
 	if v := vars["caller_id_name"]; v != "" {
-		ch.cidName = v
+		ch.prof.cidName = v
 	}
 	if v := vars["caller_id_number"]; v != "" {
-		ch.cidNumber = v
+		ch.prof.cidNumber = v
 	}
 	for _, k := range sortedKeys(vars) {
 		ch.setVarLocked(k, vars[k])
@@ -158,15 +85,17 @@ func (s *Server) Call(ctx context.Context, outboundAddr string, vars map[string]
 	ch.setStateLocked("CS_EXECUTE")
 	a := app{name: "socket", arg: outboundAddr + " async full", uuid: s.newUUIDLocked()}
 	ch.executeLocked(a)
+	host, _, _ := strings.Cut(outboundAddr, ":")
+	ch.setVarLocked("socket_host", host)
 	ch.parked = &a
 	s.mu.Unlock()
 	if err := s.dialSocketCtx(ctx, ch, outboundAddr, true, true); err != nil {
 		s.mu.Lock()
 		if ch.parked != nil {
 			ch.parked = nil
-			ch.executeCompleteLocked(a, "_none_")
+			ch.executeCompleteLocked(a)
 		}
-		ch.hangupLocked("NORMAL_CLEARING")
+		ch.hangupLocked("NORMAL_CLEARING", hangupSelf)
 		s.mu.Unlock()
 		return nil, err
 	}

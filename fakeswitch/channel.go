@@ -16,6 +16,10 @@ var stateNumbers = map[string]int{
 	"CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13,
 }
 
+// callStateNumbers are switch_channel_callstate_t values (calls.txt step 1:
+// DOWN→RINGING 2, →ACTIVE 4, →HANGUP 7).
+var callStateNumbers = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5, "RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8}
+
 // q850 gives hangup_cause_q850 for a cause name.
 func q850(cause string) int {
 	c, err := genesis.ParseHangupCause(cause)
@@ -25,74 +29,145 @@ func q850(cause string) int {
 	return c.Q850()
 }
 
+// str2cause reads a cause as switch_channel_str2cause: a name in any case,
+// a number, or NORMAL_CLEARING for anything else.
+func str2cause(v string) string {
+	if v == "" {
+		return "NORMAL_CLEARING"
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		c := genesis.HangupCause(atoi(v))
+		if name, err := c.MarshalText(); err == nil {
+			return string(name)
+		}
+		return "UNKNOWN"
+	}
+	if name, ok := causeName(v); ok {
+		return name
+	}
+	return "NORMAL_CLEARING"
+}
+
+// hangupKind says which thread hangs a channel up, which decides when its
+// outbound socket notices (captures README, "Outbound hangup ordering").
+type hangupKind int
+
+const (
+	// hangupExternal: another thread (api uuid_kill, the far end, a bridged
+	// peer, hupall, the listener thread of a sync socket). The socket sees
+	// the channel down right after CHANNEL_HANGUP.
+	hangupExternal hangupKind = iota
+	// hangupSelf: the channel's own thread (sendmsg hangup, the hangup
+	// application, the end of its dialplan). It runs through
+	// CHANNEL_HANGUP_COMPLETE before the socket notices (outbound.txt S1).
+	hangupSelf
+)
+
 // app is one dialplan application queued on a channel.
 type app struct {
 	name, arg, uuid string
 	hangup          string        // a call-command hangup (cause) instead of an application
 	lock            bool          // sent with event-lock: waits for the applications before it
-	privEvent       *event        // a PRIVATE_COMMAND echo to fire in order
+	priv            *event        // the PRIVATE_COMMAND echo of the sendmsg, fired after the application
+	loops           int           // sendmsg loops: current_loop / total_loops are set while it runs
+	ext             bool          // the channel's extension (originate's &app): when it ends the channel hangs up
 	done            chan struct{} // if set, closed when the application returned
+}
+
+// profile is a channel's caller profile (the Caller-* headers).
+type profile struct {
+	cidName, cidNumber       string
+	calleeName, calleeNumber string
+	destNumber               string
+	source                   string
+	context                  string
+	transferSource           string
+	index                    int
 }
 
 // channel is one call leg. All fields are guarded by Server.mu.
 type channel struct {
-	s              *Server
-	uuid, name     string
-	direction      string
-	state          string // Channel-State (the running state)
-	stateNum       int    // Channel-State-Number
-	callState      string
-	answerState    string
-	hitDialplan    bool
-	presence       string
-	destNumber     string
-	cidName        string
-	cidNumber      string
-	calleeName     string
-	calleeNum      string
-	flipped        bool
-	transferSource string // Caller-Transfer-Source after uuid_bridge // caller id flipped after answer, as loopback legs show
-	created        time.Time
-	answered       time.Time
-	vars           []header
-	cause          string
-	hungUp         bool
-	peer           *channel // bridged peer
-	bridgeA        bool     // this leg got CHANNEL_BRIDGE
-	parked         *app     // long-running park or socket application
-	apps           []app
-	dtmf           []byte
-	wake           chan struct{} // an application was queued or a digit arrived
-	hup            chan struct{} // closed at hangup
-	destroyed      chan struct{} // closed after CHANNEL_DESTROY
-	conn           *conn         // outbound socket controlling this channel
-	connGone       chan struct{} // closed when conn ends
-	sessionID      int
+	s          *Server
+	uuid, name string
+	direction  string // Call-Direction
+	logicalDir string // Caller-Logical-Direction
+	endpoint   string // "loopback", "user", "sofia", …
+	state      string // Channel-State (the running state)
+	stateNum   int    // Channel-State-Number (the state requested)
+	callState  string
+	answerSt   string
+	hitDP      bool   // Channel-HIT-Dialplan
+	callUUID   string // Channel-Call-UUID
+	presence   string
+	prof       profile
+	flipped    bool
+
+	created, answered, progress, progressMedia, hungupAt, bridgedAt time.Time
+	profileCreated                                                  time.Time // a transfer (uuid_bridge) makes a new caller profile
+	other                                                           *channel  // the peer's profile as it was at the bridge (Other-Leg-*)
+
+	vars      []header
+	cause     string
+	hungUp    bool
+	kind      hangupKind
+	peer      *channel // bridged peer
+	bridgeA   bool     // this leg got CHANNEL_BRIDGE
+	parked    *app     // long-running park or socket application
+	running   *app     // the application that runs now
+	member    *member  // conference membership
+	confMID   uint32   // member id once it joined a conference (kept for a rejoin)
+	apps      []app
+	dtmf      []byte // digits for play_and_get_digits and the conference PIN
+	dtmfLog   []byte // digits for digits_dialed
+	lastApp   *app
+	wake      chan struct{} // an application was queued or a digit arrived
+	hup       chan struct{} // closed at hangup
+	destroyed chan struct{} // closed after CHANNEL_DESTROY
+	conn      *conn         // outbound socket controlling this channel
+	connGone  chan struct{} // closed when conn ends
+	sessionID int
+	dial      *dialing // while an originate rings this leg
+	afterApp  func()   // runs once the application that set it completed (a room's end)
 }
 
-func (s *Server) newChannelLocked(uuid, name, direction, dest string) *channel {
+func (s *Server) newChannelLocked(uuid, name, direction, endpoint, dest string) *channel {
 	if uuid == "" {
 		uuid = s.newUUIDLocked()
 	}
 	s.sessions++
+	now := time.Now()
 	ch := &channel{
-		s: s, uuid: uuid, name: name, direction: direction, state: "CS_NEW", callState: "DOWN",
-		answerState: "ringing", destNumber: dest, cidNumber: "0000000000", created: time.Now(),
-		calleeName: "Outbound Call", calleeNum: "default",
+		s: s, uuid: uuid, name: name, direction: direction, logicalDir: direction, endpoint: endpoint,
+		state: "CS_NEW", callState: "DOWN", answerSt: "ringing", callUUID: uuid, created: now, profileCreated: now,
+		prof: profile{cidNumber: "0000000000", calleeName: "Outbound Call", calleeNumber: "default",
+			destNumber: dest, source: "mod_" + endpoint, context: "default", index: 1},
 		wake: make(chan struct{}, 1), hup: make(chan struct{}), destroyed: make(chan struct{}),
 		connGone: make(chan struct{}), sessionID: s.sessions,
+	}
+	// The variables a new channel starts with, in the orders the
+	// recordings show for an originated leg and for an inbound one.
+	codecs := func() {
+		ch.setVarLocked("read_codec", "L16")
+		ch.setVarLocked("read_rate", "8000")
+		ch.setVarLocked("write_codec", "L16")
+		ch.setVarLocked("write_rate", "8000")
 	}
 	ch.setVarLocked("direction", direction)
 	if direction == "outbound" {
 		ch.setVarLocked("is_outbound", "true")
+		ch.setVarLocked("session_id", strconv.Itoa(ch.sessionID))
+		codecs()
+		ch.setVarLocked("channel_name", name)
+		ch.setVarLocked("uuid", uuid)
+	} else {
+		ch.setVarLocked("uuid", uuid)
+		ch.setVarLocked("session_id", strconv.Itoa(ch.sessionID))
+		ch.setVarLocked("channel_name", name)
+		codecs()
+		if endpoint == "loopback" {
+			ch.setVarLocked("loopback_leg", "B")
+		}
 	}
-	ch.setVarLocked("session_id", strconv.Itoa(ch.sessionID))
-	ch.setVarLocked("read_codec", "L16")
-	ch.setVarLocked("read_rate", "8000")
-	ch.setVarLocked("write_codec", "L16")
-	ch.setVarLocked("write_rate", "8000")
-	ch.setVarLocked("channel_name", name)
-	ch.setVarLocked("uuid", uuid)
 	ch.setVarLocked("call_uuid", uuid)
 	s.chans[uuid] = ch
 	s.logLocked(5, "switch_channel.c", "switch_channel_set_name", 1142, uuid, "New Channel "+name+" ["+uuid+"]")
@@ -104,15 +179,20 @@ func (s *Server) newChannelLocked(uuid, name, direction, dest string) *channel {
 	return ch
 }
 
-func (ch *channel) setVarLocked(k, v string) {
-	for i := range ch.vars {
-		if ch.vars[i].name == k {
-			ch.vars[i].value = v
-			return
-		}
+// locateLocked finds a live channel the way switch_core_session_locate
+// does: one that hangs up is already gone for the api commands (calls.txt
+// step 7: uuid_exists is false while the socket lingers).
+func (s *Server) locateLocked(uuid string) *channel {
+	ch, ok := s.chans[uuid]
+	if !ok || ch.hungUp {
+		return nil
 	}
-	ch.vars = append(ch.vars, header{k, v})
+	return ch
 }
+
+// setVarLocked sets a channel variable as switch_channel_set_variable: the
+// variable moves to the end, an empty value removes it.
+func (ch *channel) setVarLocked(k, v string) { ch.vars = setHeader(ch.vars, k, v) }
 
 func (ch *channel) getVarLocked(k string) string {
 	for _, h := range ch.vars {
@@ -121,6 +201,94 @@ func (ch *channel) getVarLocked(k string) string {
 		}
 	}
 	return ""
+}
+
+// lookupVarLocked finds a variable as switch_channel_get_variable does:
+// the channel variables, then the caller profile's fields (so
+// destination_number and caller_id_name answer although they are no
+// variables, calls.txt step 3), then the core's global variables. ok is
+// false when none has it.
+func (ch *channel) lookupVarLocked(k string) (string, bool) {
+	for _, h := range ch.vars {
+		if h.name == k {
+			return h.value, true
+		}
+	}
+	if v, ok := ch.profileFieldLocked(k); ok {
+		return v, true
+	}
+	if v, ok := ch.s.globalVar(k); ok {
+		return v, true
+	}
+	return "", false
+}
+
+// profileFieldLocked is switch_caller_get_field_by_name for the fields
+// fakeswitch keeps ("aleg_"/"bleg_" prefixes aside).
+func (ch *channel) profileFieldLocked(k string) (string, bool) {
+	p := &ch.prof
+	switch strings.ToLower(k) {
+	case "dialplan":
+		return "XML", true
+	case "caller_id_name":
+		return p.cidName, true
+	case "caller_id_number":
+		return p.cidNumber, true
+	case "orig_caller_id_number":
+		return "0000000000", true
+	case "callee_id_name":
+		return p.calleeName, true
+	case "callee_id_number":
+		return p.calleeNumber, true
+	case "ani":
+		return "0000000000", true
+	case "destination_number":
+		return p.destNumber, true
+	case "uuid":
+		return ch.uuid, true
+	case "source":
+		return p.source, true
+	case "transfer_source":
+		return p.transferSource, true
+	case "context":
+		return p.context, true
+	case "chan_name":
+		return ch.name, true
+	case "profile_index":
+		return strconv.Itoa(p.index), true
+	case "screen_bit":
+		return "true", true
+	case "privacy_hide_name", "privacy_hide_number":
+		return "false", true
+	case "profile_created_time", "created_time":
+		return micros(ch.created), true
+	case "answered_time":
+		return micros(ch.answered), true
+	case "progress_time":
+		return micros(ch.progress), true
+	case "progress_media_time":
+		return micros(ch.progressMedia), true
+	case "hungup_time":
+		return micros(ch.hungupAt), true
+	case "transferred_time":
+		return "0", true
+	}
+	return "", false
+}
+
+// globalVar is one of the core's global variables (switch_core_get_variable).
+func (s *Server) globalVar(k string) (string, bool) {
+	switch k {
+	case "hostname", "switchname":
+		return s.cfg.hostname, true
+	case "local_ip_v4":
+		return "127.0.0.1", true
+	case "local_ip_v6":
+		return "::1", true
+	case "core_uuid":
+		return s.coreUUID, true
+	}
+	return "", false
 }
 
 func (ch *channel) infoLocked() ChannelInfo {
@@ -133,6 +301,14 @@ func (ch *channel) infoLocked() ChannelInfo {
 		CallState: ch.callState, Answered: !ch.answered.IsZero(), Variables: vars, Created: ch.created}
 	if ch.peer != nil {
 		info.BridgedTo = ch.peer.uuid
+	}
+	if a := ch.running; a != nil {
+		info.Application, info.ApplicationData = a.name, a.arg
+	} else if a := ch.parked; a != nil {
+		info.Application, info.ApplicationData = a.name, a.arg
+	}
+	if m := ch.member; m != nil {
+		info.Conference, info.MemberID = m.room.name, m.id
 	}
 	return info
 }
@@ -197,8 +373,34 @@ func micros(t time.Time) string {
 }
 
 // addChannelLocked appends the channel block (Channel-State … Answer-State,
-// codecs, the Caller-* profile, the other leg and optionally variable_*).
+// codecs, the Caller-* profile, the other leg and optionally variable_*),
+// as switch_channel_event_set_data writes it.
 func (ch *channel) addChannelLocked(e *event, vars bool) {
+	ch.addBasicLocked(e)
+	ch.addProfileLocked(e, "Caller-")
+	if p := ch.peer; p != nil {
+		if ch.bridgeA {
+			e.add("Other-Type", "originatee")
+		} else {
+			e.add("Other-Type", "originator")
+		}
+		o := ch.other
+		if o == nil {
+			o = p
+		}
+		o.addProfileLocked(e, "Other-Leg-")
+	}
+	if vars {
+		for _, h := range ch.vars {
+			e.add("variable_"+h.name, h.value)
+		}
+	}
+}
+
+// addBasicLocked appends Channel-State … the codec headers
+// (switch_channel_event_set_basic_data), the part DTMF, CODEC and the
+// conference events carry.
+func (ch *channel) addBasicLocked(e *event) {
 	e.add("Channel-State", ch.state)
 	e.add("Channel-Call-State", ch.callState)
 	e.add("Channel-State-Number", strconv.Itoa(ch.stateNum))
@@ -206,12 +408,12 @@ func (ch *channel) addChannelLocked(e *event, vars bool) {
 	e.add("Unique-ID", ch.uuid)
 	e.add("Call-Direction", ch.direction)
 	e.add("Presence-Call-Direction", ch.direction)
-	e.add("Channel-HIT-Dialplan", strconv.FormatBool(ch.hitDialplan))
+	e.add("Channel-HIT-Dialplan", strconv.FormatBool(ch.hitDP))
 	if ch.presence != "" {
 		e.add("Channel-Presence-ID", ch.presence)
 	}
-	e.add("Channel-Call-UUID", ch.uuid)
-	e.add("Answer-State", ch.answerState)
+	e.add("Channel-Call-UUID", ch.callUUID)
+	e.add("Answer-State", ch.answerSt)
 	if ch.cause != "" {
 		e.add("Hangup-Cause", ch.cause)
 	}
@@ -221,77 +423,55 @@ func (ch *channel) addChannelLocked(e *event, vars bool) {
 	e.add("Channel-Write-Codec-Name", "L16")
 	e.add("Channel-Write-Codec-Rate", "8000")
 	e.add("Channel-Write-Codec-Bit-Rate", "128000")
-	ch.addProfileLocked(e, "Caller-")
-	if p := ch.peer; p != nil {
-		if ch.bridgeA {
-			e.add("Other-Type", "originatee")
-		} else {
-			e.add("Other-Type", "originator")
-		}
-		p.addProfileLocked(e, "Other-Leg-")
-	}
-	if vars {
-		for _, h := range ch.vars {
-			e.add("variable_"+h.name, h.value)
-		}
-	}
 }
 
 // addProfileLocked appends a caller profile with the given prefix
-// ("Caller-", "Other-Leg-", "Channel-").
-func (ch *channel) addProfileLocked(e *event, p string) {
-	e.add(p+"Direction", ch.direction)
-	e.add(p+"Logical-Direction", ch.direction)
-	e.add(p+"Dialplan", "xml")
-	if ch.cidName != "" {
-		e.add(p+"Caller-ID-Name", ch.cidName)
+// ("Caller-", "Other-Leg-", "Channel-"). Empty fields are left out, as
+// switch_caller_profile_event_set_data does.
+func (ch *channel) addProfileLocked(e *event, pfx string) {
+	p := &ch.prof
+	e.add(pfx+"Direction", ch.direction)
+	e.add(pfx+"Logical-Direction", ch.logicalDir)
+	e.add(pfx+"Dialplan", "xml")
+	if p.cidName != "" {
+		e.add(pfx+"Caller-ID-Name", p.cidName)
 	}
-	e.add(p+"Caller-ID-Number", ch.cidNumber)
-	e.add(p+"Orig-Caller-ID-Number", "0000000000")
-	if ch.calleeName != "" {
-		e.add(p+"Callee-ID-Name", ch.calleeName)
+	if p.cidNumber != "" {
+		e.add(pfx+"Caller-ID-Number", p.cidNumber)
 	}
-	if ch.calleeNum != "" {
-		e.add(p+"Callee-ID-Number", ch.calleeNum)
+	e.add(pfx+"Orig-Caller-ID-Number", "0000000000")
+	if p.calleeName != "" {
+		e.add(pfx+"Callee-ID-Name", p.calleeName)
 	}
-	e.add(p+"ANI", "0000000000")
-	e.add(p+"Destination-Number", ch.destNumber)
-	e.add(p+"Unique-ID", ch.uuid)
-	e.add(p+"Source", "mod_fakeswitch")
-	if ch.transferSource != "" && p != "Other-Leg-" {
-		e.add(p+"Transfer-Source", ch.transferSource)
+	if p.calleeNumber != "" {
+		e.add(pfx+"Callee-ID-Number", p.calleeNumber)
 	}
-	e.add(p+"Context", "default")
-	e.add(p+"Channel-Name", ch.name)
-	if p != "Other-Leg-" {
-		e.add(p+"Profile-Index", "1")
+	e.add(pfx+"ANI", "0000000000")
+	e.add(pfx+"Destination-Number", p.destNumber)
+	e.add(pfx+"Unique-ID", ch.uuid)
+	e.add(pfx+"Source", p.source)
+	if p.transferSource != "" && pfx != "Other-Leg-" {
+		e.add(pfx+"Transfer-Source", p.transferSource)
 	}
-	e.add(p+"Profile-Created-Time", micros(ch.created))
-	e.add(p+"Channel-Created-Time", micros(ch.created))
-	e.add(p+"Channel-Answered-Time", micros(ch.answered))
-	for _, n := range []string{"Progress-Time", "Progress-Media-Time"} {
-		e.add(p+"Channel-"+n, "0")
+	e.add(pfx+"Context", p.context)
+	e.add(pfx+"Channel-Name", ch.name)
+	if pfx != "Other-Leg-" {
+		e.add(pfx+"Profile-Index", strconv.Itoa(p.index))
 	}
-	if ch.hungUp {
-		e.add(p+"Channel-Hangup-Time", micros(time.Now()))
-	} else {
-		e.add(p+"Channel-Hangup-Time", "0")
-	}
-	for _, n := range []string{"Transfer-Time", "Resurrect-Time", "Bridged-Time", "Last-Hold", "Hold-Accum"} {
-		e.add(p+"Channel-"+n, "0")
-	}
-	e.add(p+"Screen-Bit", "true")
-	e.add(p+"Privacy-Hide-Name", "false")
-	e.add(p+"Privacy-Hide-Number", "false")
-}
-
-// addChannelDataLocked builds the CHANNEL_DATA block an outbound socket gets
-// on connect (and uuid_dump prints).
-func (ch *channel) addChannelDataLocked(e *event) {
-	ch.addProfileLocked(e, "Channel-")
-	// The Channel- prefixed profile has no Channel-Channel-Name duplication
-	// issue: FreeSWITCH writes Channel-Channel-Name as well.
-	ch.addChannelLocked(e, true)
+	e.add(pfx+"Profile-Created-Time", micros(ch.profileCreated))
+	e.add(pfx+"Channel-Created-Time", micros(ch.created))
+	e.add(pfx+"Channel-Answered-Time", micros(ch.answered))
+	e.add(pfx+"Channel-Progress-Time", micros(ch.progress))
+	e.add(pfx+"Channel-Progress-Media-Time", micros(ch.progressMedia))
+	e.add(pfx+"Channel-Hangup-Time", micros(ch.hungupAt))
+	e.add(pfx+"Channel-Transfer-Time", "0")
+	e.add(pfx+"Channel-Resurrect-Time", "0")
+	e.add(pfx+"Channel-Bridged-Time", micros(ch.bridgedAt))
+	e.add(pfx+"Channel-Last-Hold", "0")
+	e.add(pfx+"Channel-Hold-Accum", "0")
+	e.add(pfx+"Screen-Bit", "true")
+	e.add(pfx+"Privacy-Hide-Name", "false")
+	e.add(pfx+"Privacy-Hide-Number", "false")
 }
 
 // chanEventLocked fires a channel event.
@@ -312,15 +492,20 @@ func (ch *channel) chanEventPreLocked(name, file, fn string, line int, vars bool
 	return e
 }
 
-// flipLocked swaps caller and callee id on an originated leg once it runs
-// its application, as FreeSWITCH's loopback a-legs show
-// (variable_channel_cid_flipped).
+// flipLocked swaps caller and callee id of an originated leg when it first
+// enters its dialplan (switch_channel_sort_cid → switch_channel_flip_cid;
+// calls.txt step 1: "Outbound Call" becomes the caller from CALL_UPDATE on,
+// which fakeswitch does not send).
 func (ch *channel) flipLocked() {
 	if ch.direction != "outbound" || ch.flipped {
 		return
 	}
 	ch.flipped = true
-	ch.cidName, ch.cidNumber, ch.calleeName, ch.calleeNum = ch.calleeName, ch.calleeNum, "", ch.cidNumber
+	p := &ch.prof
+	ch.setVarLocked("pre_transfer_caller_id_name", p.cidName)
+	ch.setVarLocked("pre_transfer_caller_id_number", p.cidNumber)
+	p.cidName, p.calleeName = p.calleeName, p.cidName
+	p.cidNumber, p.calleeNumber = p.calleeNumber, p.cidNumber
 	ch.setVarLocked("channel_cid_flipped", "yes")
 }
 
@@ -340,26 +525,47 @@ func (ch *channel) setCallStateLocked(cs string) {
 	ch.s.fireLocked(e)
 }
 
-var callStateNumbers = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5, "RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8}
-
-// answerLocked marks the channel answered: CHANNEL_ANSWER, CHANNEL_CALLSTATE ACTIVE.
+// answerLocked marks the channel answered: CHANNEL_ANSWER, CHANNEL_CALLSTATE
+// ACTIVE.
 func (ch *channel) answerLocked() {
 	if !ch.answered.IsZero() || ch.hungUp {
 		return
 	}
 	ch.answered = time.Now()
-	ch.answerState = "answered"
+	ch.answerSt = "answered"
 	ch.chanEventLocked("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3846, true)
 	ch.setCallStateLocked("ACTIVE")
 }
 
+// answerAppLocked is switch_channel_answer: it answers an inbound channel;
+// an outbound (originated) one is answered by its far end, so it does
+// nothing there.
+func (ch *channel) answerAppLocked() {
+	if ch.direction == "inbound" {
+		ch.answerLocked()
+	}
+}
+
+// preAnswerLocked: early media, CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY.
 func (ch *channel) preAnswerLocked() {
-	if ch.answerState != "ringing" || ch.hungUp {
+	if ch.answerSt != "ringing" || ch.hungUp || !ch.progressMedia.IsZero() {
 		return
 	}
-	ch.answerState = "early"
+	ch.progressMedia = time.Now()
+	ch.answerSt = "early"
 	ch.chanEventLocked("CHANNEL_PROGRESS_MEDIA", "switch_channel.c", "switch_channel_perform_mark_pre_answered", 3655, true)
 	ch.setCallStateLocked("EARLY")
+}
+
+// ringReadyLocked: the far end rings, CHANNEL_PROGRESS (Answer-State
+// ringing) and CHANNEL_CALLSTATE RINGING (calls.txt step 1, 9006).
+func (ch *channel) ringReadyLocked() {
+	if !ch.progress.IsZero() || ch.hungUp {
+		return
+	}
+	ch.progress = time.Now()
+	ch.chanEventLocked("CHANNEL_PROGRESS", "switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3537, true)
+	ch.setCallStateLocked("RINGING")
 }
 
 // queueLocked queues an application (or a hangup) for the channel goroutine.
@@ -376,9 +582,9 @@ func (ch *channel) poke() {
 }
 
 // sendmsgLocked handles sendmsg for this channel. For execute it returns a
-// channel closed once the (last) application returned.
-func (ch *channel) sendmsgLocked(cmd *command, rest string) <-chan struct{} {
-	var done chan struct{}
+// channel closed once the application returned. inline says the listener
+// thread runs the message itself (a sync socket's own channel).
+func (ch *channel) sendmsgLocked(cmd *command, rest string, inline bool) <-chan struct{} {
 	switch strings.ToLower(cmd.get("call-command")) {
 	case "execute":
 		name := cmd.get("execute-app-name")
@@ -391,28 +597,27 @@ func (ch *channel) sendmsgLocked(cmd *command, rest string) <-chan struct{} {
 			id = ch.s.newUUIDLocked()
 		}
 		loops := 1
-		if l, err := strconv.Atoi(cmd.get("loops")); err == nil && l > 1 {
+		if l, err := strconv.Atoi(cmd.get("loops")); err == nil && l != 0 {
 			loops = l
 		}
-		for i := 0; i < loops; i++ {
-			a := app{name: name, arg: arg, uuid: id}
-			if i == loops-1 {
-				done = make(chan struct{})
-				a.done = done
-			}
-			ch.queueLocked(a)
-		}
-		// The PRIVATE_COMMAND echo of the message follows the application.
+		// The PRIVATE_COMMAND echo of the message follows the application
+		// (captures/README.md §5.7).
 		priv := &event{name: "PRIVATE_COMMAND"}
 		priv.add("Command", "sendmsg "+rest)
 		for _, h := range cmd.headers {
 			priv.add(h.name, h.value)
 		}
-		ch.queueLocked(app{privEvent: priv})
+		done := make(chan struct{})
+		ch.queueLocked(app{name: name, arg: arg, uuid: id, loops: loops, priv: priv, done: done,
+			lock: strings.EqualFold(cmd.get("event-lock"), "true")})
+		return done
 	case "hangup":
-		cause := strings.ToUpper(cmd.get("hangup-cause"))
-		if cause == "" {
-			cause = "NORMAL_CLEARING"
+		cause := str2cause(cmd.get("hangup-cause"))
+		if inline {
+			// The listener thread hangs up itself: for the channel that is
+			// another thread.
+			ch.hangupLocked(cause, hangupExternal)
+			return nil
 		}
 		// Without event-lock the hangup does not wait for queued
 		// applications: it interrupts the one that is running (S2 in
@@ -420,27 +625,46 @@ func (ch *channel) sendmsgLocked(cmd *command, rest string) <-chan struct{} {
 		ch.queueLocked(app{hangup: cause, lock: strings.EqualFold(cmd.get("event-lock"), "true")})
 	case "unicast", "nomedia", "xferext":
 	}
-	return done
+	return nil
 }
 
 // hangupLocked starts the hangup: CHANNEL_HANGUP now, the rest of the
-// sequence on the channel goroutine once the running application stopped.
-func (ch *channel) hangupLocked(cause string) {
+// sequence on the channel goroutine. A bridged peer hangs up with
+// NORMAL_CLEARING.
+func (ch *channel) hangupLocked(cause string, kind hangupKind) {
 	if ch.hungUp {
 		return
 	}
 	ch.hungUp = true
+	ch.kind = kind
 	ch.cause = cause
-	ch.answerState = "hangup"
+	ch.answerSt = "hangup"
+	ch.hungupAt = time.Now()
 	ch.stateNum = stateNumbers["CS_HANGUP"]
-	ch.setVarLocked("hangup_cause", cause)
-	ch.setVarLocked("hangup_cause_q850", strconv.Itoa(q850(cause)))
+	if p := ch.peer; p != nil {
+		if !p.hungUp {
+			// Set on the partner only while it can still be located.
+			p.setVarLocked("last_bridge_hangup_cause", cause)
+		}
+		if ch.bridgeA {
+			ch.setVarLocked("last_bridge_role", "originator")
+		}
+	}
 	ch.s.logLocked(5, "switch_channel.c", "switch_channel_perform_hangup", 3445, ch.uuid,
 		fmt.Sprintf("Hangup %s [%s] [%s]", ch.name, ch.state, cause))
-	ch.chanEventLocked("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445, true)
+	e := ch.chanEventLocked("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445, true)
 	close(ch.hup)
+	if c := ch.conn; c != nil && kind == hangupExternal {
+		c.sessionDownLocked(e)
+	}
+	if d := ch.dial; d != nil {
+		d.settle(cause)
+	}
 	if p := ch.peer; p != nil {
-		p.hangupLocked("NORMAL_CLEARING")
+		if ch.bridgeA {
+			ch.setVarLocked("bridge_hangup_cause", "NORMAL_CLEARING")
+		}
+		p.hangupLocked("NORMAL_CLEARING", hangupExternal)
 	}
 }
 
@@ -450,62 +674,159 @@ func (ch *channel) finishHangupLocked() <-chan struct{} {
 	if a := ch.parked; a != nil {
 		ch.parked = nil
 		ch.chanEventLocked("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1290, true)
-		ch.executeCompleteLocked(*a, "")
+		ch.executeCompleteLocked(*a)
 	}
-	if p := ch.peer; p != nil {
-		if ch.bridgeA {
-			ch.chanEventPreLocked("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1837, true,
-				[]header{{"Bridge-A-Unique-ID", ch.uuid}, {"Bridge-B-Unique-ID", p.uuid}})
-		}
+	if p := ch.peer; p != nil && ch.bridgeA {
+		ch.setVarLocked("bridge_to", "") // the bridge is over
+		ch.chanEventPreLocked("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1837, true,
+			[]header{{"Bridge-A-Unique-ID", ch.uuid}, {"Bridge-B-Unique-ID", p.uuid}})
 	}
 	ch.setStateLocked("CS_HANGUP")
 	ch.setCallStateLocked("HANGUP")
 	ch.state = "CS_REPORTING"
 	ch.stateNum = stateNumbers["CS_REPORTING"]
 	ch.chanEventLocked("CHANNEL_STATE", "switch_core_state_machine.c", "switch_core_session_run", 629, false)
-	end := time.Now()
-	ch.setVarLocked("end_epoch", strconv.FormatInt(end.Unix(), 10))
-	ch.setVarLocked("billsec", strconv.Itoa(int(billsec(ch.answered, end))))
+	ch.setVarLocked("hangup_cause", ch.cause)
+	ch.setVarLocked("hangup_cause_q850", strconv.Itoa(q850(ch.cause)))
+	ch.setTimestampsLocked()
+	if ch.endpoint == "loopback" {
+		ch.setVarLocked("is_loopback", "1")
+	}
 	e := ch.s.newEventLocked("CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c", "switch_core_session_reporting_state", 943)
 	e.add("Hangup-Cause", ch.cause)
 	ch.addChannelLocked(e, true)
 	ch.s.fireLocked(e)
 	if c := ch.conn; c != nil {
+		c.sessionDownLocked(nil)
 		c.mu.Lock()
-		linger, connected := c.linger, c.connected
+		lingers := c.linger && !c.closeAfter
 		c.mu.Unlock()
-		if connected && linger != 0 {
-			c.enqueue(lingerNotice(ch.uuid, ch.name, linger))
-			if linger > 0 {
-				ch.s.wg.Add(1)
-				go func() {
-					defer ch.s.wg.Done()
-					t := time.NewTimer(time.Duration(linger) * time.Second)
-					defer t.Stop()
-					select {
-					case <-t.C:
-						c.enqueueClose(outboundDisconnect(ch.uuid))
-					case <-c.done:
-					}
-				}()
-			}
+		if lingers {
+			// The session is held until the socket goes away, and
+			// CHANNEL_DESTROY waits for it (outbound.txt S1).
 			return ch.connGone
 		}
-		c.enqueueClose(outboundDisconnect(ch.uuid))
 	}
 	return nil
 }
 
-func billsec(answered, end time.Time) int64 {
-	if answered.IsZero() {
-		return 0
+// setTimestampsLocked sets the CDR variables FreeSWITCH adds at hangup, in
+// its order (switch_channel_set_timestamps; calls.txt step 1): stamps in
+// local time, epochs in seconds and microseconds (0 when unset), and the
+// durations, where the *sec values are differences of whole-second epochs
+// (duration=2 with mduration=1040 in the NO_ANSWER case).
+func (ch *channel) setTimestampsLocked() {
+	if len(ch.dtmfLog) > 0 {
+		ch.setVarLocked("digits_dialed", string(ch.dtmfLog))
+	} else {
+		ch.setVarLocked("digits_dialed", "none")
 	}
-	return int64(end.Sub(answered) / time.Second)
+	stamp := func(t time.Time) string { return t.Format("2006-01-02 15:04:05") }
+	ch.setVarLocked("start_stamp", stamp(ch.created))
+	ch.setVarLocked("profile_start_stamp", stamp(ch.profileCreated))
+	if !ch.answered.IsZero() {
+		ch.setVarLocked("answer_stamp", stamp(ch.answered))
+	}
+	if !ch.bridgedAt.IsZero() {
+		ch.setVarLocked("bridge_stamp", stamp(ch.bridgedAt))
+	}
+	if !ch.progress.IsZero() {
+		ch.setVarLocked("progress_stamp", stamp(ch.progress))
+	}
+	if !ch.progressMedia.IsZero() {
+		ch.setVarLocked("progress_media_stamp", stamp(ch.progressMedia))
+	}
+	ch.setVarLocked("end_stamp", stamp(ch.hungupAt))
+	epochs := func(name string, t time.Time) {
+		if t.IsZero() {
+			ch.setVarLocked(name+"_epoch", "0")
+			ch.setVarLocked(name+"_uepoch", "0")
+			return
+		}
+		ch.setVarLocked(name+"_epoch", strconv.FormatInt(t.Unix(), 10))
+		ch.setVarLocked(name+"_uepoch", strconv.FormatInt(t.UnixMicro(), 10))
+	}
+	epochs("start", ch.created)
+	epochs("profile_start", ch.profileCreated)
+	epochs("answer", ch.answered)
+	epochs("bridge", ch.bridgedAt)
+	epochs("last_hold", time.Time{})
+	ch.setVarLocked("hold_accum_seconds", "0")
+	ch.setVarLocked("hold_accum_usec", "0")
+	ch.setVarLocked("hold_accum_ms", "0")
+	epochs("resurrect", time.Time{})
+	epochs("progress", ch.progress)
+	epochs("progress_media", ch.progressMedia)
+	epochs("end", ch.hungupAt)
+
+	// span returns the whole-second, millisecond and microsecond
+	// differences of two times, as FreeSWITCH computes them.
+	span := func(from, to time.Time) (int64, int64, int64) {
+		return to.Unix() - from.Unix(), to.UnixMilli() - from.UnixMilli(), to.UnixMicro() - from.UnixMicro()
+	}
+	dur, mdur, udur := span(ch.created, ch.hungupAt)
+	var bill, mbill, ubill, leg, mleg, uleg, ans, mans, uans int64
+	if !ch.answered.IsZero() {
+		bill, mbill, ubill = span(ch.answered, ch.hungupAt)
+		leg, mleg, uleg = dur, mdur, udur
+		ans, mans, uans = span(ch.created, ch.answered)
+	}
+	var wait, mwait, uwait int64
+	if ch.bridgedAt.After(ch.created) {
+		wait, mwait, uwait = span(ch.created, ch.bridgedAt)
+	}
+	var prog, mprog, uprog int64
+	if !ch.progress.IsZero() {
+		prog, mprog, uprog = span(ch.created, ch.progress)
+	}
+	var pm, mpm, upm int64
+	if !ch.progressMedia.IsZero() {
+		pm, mpm, upm = span(ch.created, ch.progressMedia)
+	}
+	if a := ch.lastApp; a != nil {
+		ch.setVarLocked("last_app", a.name)
+		ch.setVarLocked("last_arg", a.arg)
+	}
+	if ch.prof.cidName != "" {
+		ch.setVarLocked("caller_id", "\""+ch.prof.cidName+"\" <"+ch.prof.cidNumber+">")
+	} else {
+		ch.setVarLocked("caller_id", ch.prof.cidNumber)
+	}
+	n := func(k string, v int64) { ch.setVarLocked(k, strconv.FormatInt(v, 10)) }
+	n("duration", dur)
+	n("billsec", bill)
+	n("progresssec", prog)
+	n("answersec", ans)
+	n("waitsec", wait)
+	n("progress_mediasec", pm)
+	n("flow_billsec", leg)
+	n("mduration", mdur)
+	n("billmsec", mbill)
+	n("progressmsec", mprog)
+	n("answermsec", mans)
+	n("waitmsec", mwait)
+	n("progress_mediamsec", mpm)
+	n("flow_billmsec", mleg)
+	n("uduration", udur)
+	n("billusec", ubill)
+	n("progressusec", uprog)
+	n("answerusec", uans)
+	n("waitusec", uwait)
+	n("progress_mediausec", upm)
+	n("flow_billusec", uleg)
 }
 
 func (ch *channel) destroyLocked() {
+	if ch.peer != nil && !ch.bridgeA {
+		// On the B leg's CHANNEL_DESTROY its call uuid is its own again
+		// (calls.txt step 2).
+		ch.callUUID = ch.uuid
+		ch.setVarLocked("call_uuid", ch.uuid)
+	}
 	ch.stateNum = stateNumbers["CS_DESTROY"]
-	ch.chanEventLocked("CHANNEL_DESTROY", "switch_core_session.c", "switch_core_session_perform_destroy", 1584, true)
+	e := ch.s.newEventLocked("CHANNEL_DESTROY", "switch_core_session.c", "switch_core_session_perform_destroy", 1584)
+	ch.addChannelLocked(e, true)
+	ch.s.fireLocked(e)
 	ch.state = "CS_DESTROY"
 	ch.chanEventLocked("CHANNEL_STATE", "switch_core_state_machine.c", "switch_core_session_run", 629, false)
 	delete(ch.s.chans, ch.uuid)
@@ -513,8 +834,8 @@ func (ch *channel) destroyLocked() {
 }
 
 // connGoneLocked is called when the outbound socket of this channel ends.
-// Without linger the socket application ends and the dialplan, having
-// nothing left, hangs up.
+// The socket application ends, and the dialplan, having nothing left, hangs
+// up (outbound.txt S3).
 func (ch *channel) connGoneLocked(c *conn) {
 	if ch.conn != c {
 		return
@@ -527,9 +848,9 @@ func (ch *channel) connGoneLocked(c *conn) {
 	if a := ch.parked; a != nil && a.name == "socket" {
 		ch.parked = nil
 		ch.chanEventLocked("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1290, true)
-		ch.executeCompleteLocked(*a, "")
+		ch.executeCompleteLocked(*a)
 	}
-	ch.hangupLocked("NORMAL_CLEARING")
+	ch.hangupLocked("NORMAL_CLEARING", hangupSelf)
 }
 
 // socketConnectedLocked: the async socket application parks the channel
@@ -541,11 +862,12 @@ func (ch *channel) socketConnectedLocked() {
 	ch.chanEventLocked("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1063, true)
 }
 
+// executeLocked starts an application: the current_application variables
+// and CHANNEL_EXECUTE (switch_core_session_exec).
 func (ch *channel) executeLocked(a app) {
 	ch.setVarLocked("current_application", a.name)
-	if a.arg != "" {
-		ch.setVarLocked("current_application_data", a.arg)
-	}
+	ch.setVarLocked("current_application_data", a.arg)
+	ch.setVarLocked("current_application_response", "")
 	extra := []header{{"Application", a.name}}
 	if a.arg != "" {
 		extra = append(extra, header{"Application-Data", a.arg})
@@ -554,46 +876,51 @@ func (ch *channel) executeLocked(a app) {
 		extra = append(extra, header{"Application-UUID", a.uuid})
 	}
 	ch.chanEventLocked("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944, true, extra...)
+	ch.setVarLocked("current_application", a.name)
+	if a.uuid != "" {
+		// The app log behind last_app has every application started
+		// (uuid_bridge's pseudo-application is none).
+		cp := a
+		ch.lastApp = &cp
+	}
 }
 
-// executeCompleteLocked fires CHANNEL_EXECUTE_COMPLETE. An empty resp (for
-// park and socket, which end long after they started) repeats the channel's
-// current_application_response, as FreeSWITCH does, or "_none_".
-func (ch *channel) executeCompleteLocked(a app, resp string) {
+// executeCompleteLocked fires CHANNEL_EXECUTE_COMPLETE; the response is the
+// current_application_response variable the application set, or "_none_"
+// (park's completion repeats what an application run inside it set).
+func (ch *channel) executeCompleteLocked(a app) {
+	resp := ch.getVarLocked("current_application_response")
 	if resp == "" {
-		resp = ch.getVarLocked("current_application_response")
-		if resp == "" {
-			resp = "_none_"
-		}
+		resp = "_none_"
 	}
-	ch.setVarLocked("current_application_response", resp)
 	extra := []header{{"Application", a.name}}
 	if a.arg != "" {
 		extra = append(extra, header{"Application-Data", a.arg})
 	}
 	extra = append(extra, header{"Application-Response", resp}, header{"Application-UUID", a.uuid})
 	ch.chanEventLocked("CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", "switch_core_session_exec", 2967, true, extra...)
-	ch.setVarLocked("last_app", a.name)
-	if a.arg != "" {
-		ch.setVarLocked("last_arg", a.arg)
-	}
 }
 
 // maxDTMF bounds the digits buffered for play_and_get_digits.
 const maxDTMF = 128
 
-// recvDTMFLocked: digits arrive on the channel (DTMF events) and are
-// buffered for play_and_get_digits.
-func (ch *channel) recvDTMFLocked(digits, source string) {
-	for i := 0; i < len(digits); i++ {
-		d := digits[i]
-		if d == 'w' || d == 'W' || d == ' ' {
-			continue
-		}
+// isDTMF is FreeSWITCH's is_dtmf: 0-9, A-D, a-d, #, *, W, w, F, f.
+func isDTMF(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'D' || 'a' <= c && c <= 'd' ||
+		c == '#' || c == '*' || c == 'W' || c == 'w' || c == 'F' || c == 'f'
+}
+
+// recvDTMFLocked: digits arrive on the channel (one DTMF event each) and are
+// buffered for play_and_get_digits and the digits_dialed variable.
+func (ch *channel) recvDTMFLocked(digits []dtmfDigit, source string) {
+	for _, d := range digits {
 		ch.chanEventLocked("DTMF", "switch_channel.c", "switch_channel_dequeue_dtmf", 677, false,
-			header{"DTMF-Digit", string(d)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", source})
+			header{"DTMF-Digit", string(d.digit)}, header{"DTMF-Duration", strconv.Itoa(d.samples)}, header{"DTMF-Source", source})
 		if len(ch.dtmf) < maxDTMF {
-			ch.dtmf = append(ch.dtmf, d)
+			ch.dtmf = append(ch.dtmf, d.digit)
+		}
+		if len(ch.dtmfLog) < maxDTMF {
+			ch.dtmfLog = append(ch.dtmfLog, d.digit)
 		}
 	}
 	ch.poke()
@@ -635,15 +962,8 @@ func (ch *channel) run() {
 		}
 		a := ch.apps[0]
 		ch.apps = ch.apps[1:]
-		if a.privEvent != nil {
-			s.addCommonLocked(a.privEvent, "PRIVATE_COMMAND", "switch_ivr.c", "switch_ivr_parse_next_event", 804)
-			ch.addChannelLocked(a.privEvent, false)
-			s.fireLocked(a.privEvent)
-			s.mu.Unlock()
-			continue
-		}
 		if a.hangup != "" {
-			ch.hangupLocked(a.hangup)
+			ch.hangupLocked(a.hangup, hangupSelf)
 			s.mu.Unlock()
 			continue
 		}
@@ -680,7 +1000,7 @@ func (ch *channel) hangupUnlocked() {
 	for i, a := range ch.apps {
 		if a.hangup != "" && !a.lock {
 			ch.apps = append(ch.apps[:i:i], ch.apps[i+1:]...)
-			ch.hangupLocked(a.hangup)
+			ch.hangupLocked(a.hangup, hangupSelf)
 			return
 		}
 	}

@@ -156,12 +156,16 @@ func TestBridgeAndDTMF(t *testing.T) {
 	is.Equal(b.get("Bridge-B-Unique-ID"), u2)
 	is.Equal(c.api("uuid_getvar "+u1+" bridge_uuid"), u2)
 
+	// Sent DTMF goes out to u1's far end, which fakeswitch does not model
+	// (on the switch it shows on the loopback -b leg, calls.txt step 5): no
+	// event on u1 or on the bridged u2; the received digits below come first.
 	is.Equal(c.api("uuid_send_dtmf "+u1+" 12"), "+OK "+u1+" sent DTMF 12.\n")
-	e := c.waitEvent("DTMF", u2) // sent DTMF arrives at the far end
-	is.Equal(e.get("DTMF-Digit"), "1")
+	is.Equal(c.api("uuid_getvar "+u1+" last_dtmf_duration"), "1000") // 2 × (250 + 250) ms
 	is.Equal(c.api("uuid_recv_dtmf "+u1+" 5"), "+OK "+u1+" received DTMF 5.\n")
-	e = c.waitEvent("DTMF", u1)
+	e := c.waitEvent("DTMF", "")
+	is.Equal(e.get("Unique-ID"), u1)
 	is.Equal(e.get("DTMF-Digit"), "5")
+	is.Equal(e.get("DTMF-Source"), "APP")
 	is.NoErr(s.SendDTMF(u2, "9"))
 	e = c.waitEvent("DTMF", u2)
 	is.Equal(e.get("DTMF-Digit"), "9")
@@ -242,4 +246,39 @@ func TestWaitChannels(t *testing.T) {
 	cancel()
 	err := s.WaitChannels(ctx, func([]ChannelInfo) bool { return false })
 	is.True(errors.Is(err, context.Canceled))
+}
+
+// A channel whose one application (originate's &app) ends has executed
+// its last dialplan instruction: it hangs up.
+func TestExtensionEndsTheCall(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	c := dialAuth(t, s)
+	c.cmd("events plain ALL")
+	is.Equal(c.api("originate {origination_uuid="+u1+"}user/1000 &playback(x.wav)"), "+OK "+u1+"\n")
+	got := c.eventNames(u1, "CHANNEL_HANGUP")
+	is.Equal(got[len(got)-3:], []string{"PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP"}) // hung up after it
+	is.Equal(c.waitEvent("CHANNEL_HANGUP_COMPLETE", u1).get("Hangup-Cause"), "NORMAL_CLEARING")
+	s.CheckGone(t, u1)
+}
+
+func TestTransferAndBroadcast(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	c := dialAuth(t, s)
+	c.cmd("events plain ALL")
+	c.api("originate {origination_uuid=" + u1 + "}user/1000 &park()")
+	c.eventNames(u1, "CHANNEL_PARK")
+	is.Equal(c.api("uuid_broadcast "+u1+" hold.wav"), "+OK Message sent\n")
+	got := c.eventNames(u1, "CHANNEL_EXECUTE_COMPLETE")
+	is.Equal(got, []string{"CHANNEL_EXECUTE", "PLAYBACK_START", "PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE"}) // played inside park
+	is.Equal(c.api("uuid_broadcast nosuch x"), "-ERR invalid uuid\n")
+	is.Equal(c.api("uuid_transfer "+u1+" 9999"), "+OK\n")
+	got = c.eventNames(u1, "CHANNEL_PARK")
+	is.Equal(got, []string{"CHANNEL_UNPARK", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_STATE:CS_ROUTING",
+		"CHANNEL_STATE:CS_EXECUTE", "CHANNEL_EXECUTE", "CHANNEL_PARK"}) // no dialplan: parked again
+	is.Equal(c.api("uuid_getvar "+u1+" destination_number"), "9999")
+	is.Equal(c.api("uuid_transfer nosuch 9000"), "-ERR No such channel!\n")
 }

@@ -1,69 +1,109 @@
 // Package fakeswitch is an in-memory FreeSWITCH for tests: it speaks the
 // server side of the Event Socket Layer (ESL) on a loopback port, keeps
-// channels in memory, and sends the frames a real FreeSWITCH 1.10 sends for
-// the same scenario (header names and order, url-encoding, reply texts, event
-// sequences), as recorded in the project's captures.
+// channels and conference rooms in memory, and sends the frames a real
+// FreeSWITCH 1.10.12 sends for the same scenario (header names and order,
+// url-encoding, reply texts, event sequences, variables), as recorded in the
+// project's captures (../shared/captures; the frames the tests compare with
+// are copied into testdata/). Where fakeswitch and the recordings disagree,
+// fakeswitch is wrong.
 //
 // Point an inbound client at [Server.Addr] with [Server.Password]; place a
 // call into an outbound (socket) application with [Server.Call]; steer the far
-// end from the test with [Server.SendDTMF] and [Server.Hangup]; assert on
-// [Server.Channels] and [Server.CommandCount]:
+// end from the test with [Server.SendDTMF], [Server.Hangup] and
+// [Server.Talk]; assert with [Server.CheckChannel], [Server.CheckGone],
+// [Server.Channels], [Server.Conferences] and [Server.CommandCount]:
 //
 //	func TestMyApp(t *testing.T) {
 //		s := fakeswitch.StartT(t) // closed when the test ends
 //		client := dialMyClient(t, s.Addr(), s.Password())
-//		// "api originate user/1000 &park()" rings briefly, answers, replies
-//		// "+OK <uuid>" and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
+//		// "api originate user/1000 &park()" answers, replies "+OK <uuid>"
+//		// and sends CHANNEL_CREATE … CHANNEL_ANSWER … CHANNEL_PARK.
 //		...
+//		s.CheckChannel(t, uuid, fakeswitch.Answered(), fakeswitch.Running("park"))
 //		if err := s.Hangup(uuid, genesis.CauseUserBusy); err != nil { // the far end hangs up
 //			t.Fatal(err)
 //		}
+//		s.CheckGone(t, uuid)
 //	}
 //
 // # What is simulated
 //
 // Inbound: auth and userauth, api, bgapi (a client Job-UUID is honoured),
-// event(s) plain|json|xml, nixevent, noevents, filter (FreeSWITCH's whitelist
-// semantics), sendevent, sendmsg (execute with event-lock, hangup), linger,
-// log/nolog, divert_events, exit. APIs: status, uptime, version, create_uuid,
-// originate, uuid_bridge, uuid_kill, uuid_answer, uuid_pre_answer, uuid_park,
-// uuid_getvar, uuid_setvar, uuid_send_dtmf, uuid_recv_dtmf, uuid_exists,
-// uuid_dump, show channels|calls, hupall. Anything else gets FreeSWITCH's
-// "-ERR <cmd> Command not found!". Outbound ([Server.Call]): connect,
-// myevents, getvar, linger/nolinger, exit, plus everything above; Call is
-// "async full", the socket application honours its async and full words (in
-// sync mode a sendmsg execute replies after the application, as FreeSWITCH
-// does).
+// event(s) plain|json|xml, nixevent, noevents, myevents <uuid>, filter
+// (FreeSWITCH's whitelist rule), sendevent, sendmsg (execute with
+// event-lock and loops, hangup), log/nolog, exit, with the replies and
+// error texts of mod_event_socket (linger and divert_events are refused
+// there, as on the switch). Outbound ([Server.Call] and the socket
+// application): connect, myevents, getvar, linger/nolinger, divert_events,
+// resume, exit; a single-channel socket (without "full") may not use api,
+// events or linger, a sync one (without "async") gets a sendmsg reply after
+// the application. Output waits while a command runs, as the listener
+// thread's does: a blocking api's reply comes before the events fired
+// meanwhile, and an outbound socket's disconnect and linger notices come in
+// the recorded orders (see [WithLingerNoticeFirst]).
 //
-// Dial paths user/<n> and loopback/<x> ring for [WithRingDuration] and
-// answer; error/<cause> fails with that cause; [WithDialPath] configures other
-// behaviour (answer after a delay, busy, no answer, reject with a cause). Each
-// originate creates one channel: a real loopback call also creates the "-b"
-// leg that runs the dialplan, fakeswitch does not, so uuid_send_dtmf only
-// reaches a bridged peer. There is no dialplan: the extension form of
-// originate parks the call. Media is simulated by time: playback and say
-// complete after [WithPlaybackDuration], sleep after its argument, and
-// play_and_get_digits collects digits sent with SendDTMF or uuid_recv_dtmf.
-// Applications: answer, pre_answer, park, playback, say, sleep, hangup, bridge,
-// set, export, play_and_get_digits, socket.
+// APIs: status, uptime, version, create_uuid, originate, show
+// channels|calls, hupall, uuid_kill, uuid_answer, uuid_pre_answer,
+// uuid_park, uuid_getvar, uuid_setvar, uuid_send_dtmf, uuid_recv_dtmf,
+// uuid_exists, uuid_dump, uuid_bridge, uuid_broadcast, uuid_transfer and
+// conference (list, json_list, count, mute, unmute, deaf, undeaf, kick,
+// lock, unlock, record, norecord). Anything else gets FreeSWITCH's
+// "-ERR <cmd> Command not found!". The originate line and "{…}" variable
+// blocks are cut and cleaned as FreeSWITCH does (quotes, backslashes,
+// commas; ../testdata/originate_vars.txt); dial strings may ring legs at
+// once ("a,b": the first answer wins, the others LOSE_RACE) or one after the
+// other ("a|b"), with "[…]" variables per leg.
 //
-// Events carry the header names, in the order FreeSWITCH 1.10 writes them
-// (Event-*, Channel-*, Caller-*, Other-Leg-*, variable_* on the events that
-// have them), with the fake's own host name, addresses, ids and times.
-// CHANNEL_OUTGOING, PRESENCE_IN, CALL_UPDATE, CODEC and log lines are not
-// sent; HEARTBEAT only when [Server.Heartbeat] is called.
+// Dial paths user/<n> and loopback/<x> answer after [WithRingDuration]
+// without ringing, as the recorded loopback extensions do; error/<cause>
+// fails with that cause and no channel; [WithDialPath] gives a prefix
+// another behaviour: ring then answer ([AnswerAfter]), busy, no answer,
+// ring for ever, reject, hang up after a while; a ringing leg signals
+// CHANNEL_PROGRESS and CALLSTATE RINGING and, with return_ring_ready=true,
+// the originate returns then. Channels carry FreeSWITCH's variables in its
+// order, the caller-id flip of originated legs, the CDR variables at hangup
+// and the bookkeeping of uuid_bridge. Applications: answer, pre_answer,
+// park, playback, say, sleep, hangup, bridge, set, export,
+// play_and_get_digits, socket, conference.
+//
+// Conferences follow mod_conference: rooms made by the conference
+// application ("room@profile+pin+flags{…}"), member ids from one counter of
+// the server, the conference::maintenance events, a kicked member back in
+// park, the room destroyed with its last member. There is no audio: the
+// prompts fail to play as on the recorded server (which had no sound files),
+// the tones end after [WithPlaybackDuration], and [Server.Talk] makes a
+// member talk.
+//
+// # Simplifications
+//
+// Each originated leg is one channel: a real loopback call also creates the
+// "-b" leg that runs the dialplan, fakeswitch does not (so there is no
+// other_loopback_leg_uuid variable, and uuid_send_dtmf's digits, which go
+// out to the far end, show on no channel). There is no dialplan: the
+// extension form of originate and uuid_transfer park the call, and a
+// channel whose extension (originate's &app) ends hangs up. CHANNEL_OUTGOING,
+// PRESENCE_IN, CALL_UPDATE, CODEC and most log lines are not sent; HEARTBEAT
+// only when [Server.Heartbeat] is called. Media is simulated by time:
+// playback and say complete after WithPlaybackDuration, sleep after its
+// argument, and play_and_get_digits and conference PINs take the digits
+// sent with SendDTMF or uuid_recv_dtmf. Filter expressions use Go's regexp
+// syntax for FreeSWITCH's PCRE. Where the switch's event order varies from
+// run to run (captures README, "Event order is not fixed"), fakeswitch keeps
+// one of the recorded orders; [DialBehavior.Early] and
+// [WithLingerNoticeFirst] choose the others.
 //
 // Fault injection: [Server.SetFault] delays, fails or drops a command,
 // [Server.DropConnections] cuts every connection, [Server.SendRaw] writes any
-// bytes to the inbound clients. [WithSeed] and [WithIDSource] make ids
+// bytes to the inbound clients, [WithListenAddr] starts a server again on
+// the address of one that was closed. [WithSeed] and [WithIDSource] make ids
 // deterministic.
 //
 // # Concurrency
 //
 // Every method is safe for concurrent use. Each connection has a reader and a
 // writer goroutine and its own outgoing queue, so a slow client never holds up
-// the switch; each channel runs its applications on its own goroutine. Close
-// ends all of them.
+// the switch; each channel runs its applications on its own goroutine, and
+// its far end on another while it rings. Close ends all of them.
 package fakeswitch
 
 import (
@@ -90,46 +130,6 @@ var ErrNoSuchChannel = errors.New("fakeswitch: no such channel")
 // ErrClosed is returned by calls on a closed Server.
 var ErrClosed = errors.New("fakeswitch: server closed")
 
-// Option configures a Server in Start or StartT.
-type Option func(*config)
-
-type config struct {
-	password  string
-	playback  time.Duration
-	ring      time.Duration
-	dialPaths []dialRule
-	ids       func() string
-	seed      *uint64
-	logger    *slog.Logger
-	hostname  string
-}
-
-// WithPassword sets the password the inbound side accepts (default "ClueCon").
-func WithPassword(p string) Option { return func(c *config) { c.password = p } }
-
-// WithPlaybackDuration sets how long playback and say take (default 30ms).
-// A hangup interrupts them.
-func WithPlaybackDuration(d time.Duration) Option { return func(c *config) { c.playback = d } }
-
-// WithRingDuration sets how long user/ and loopback/ dial paths ring before
-// they answer (default 5ms).
-func WithRingDuration(d time.Duration) Option { return func(c *config) { c.ring = d } }
-
-// WithIDSource makes the server take every UUID it generates (channels, jobs,
-// applications, create_uuid) from next, for deterministic transcripts.
-// next is called with the server's lock held and must not call the Server.
-func WithIDSource(next func() string) Option { return func(c *config) { c.ids = next } }
-
-// WithSeed makes generated UUIDs deterministic: the same seed gives the same
-// sequence of ids. WithIDSource takes precedence.
-func WithSeed(seed uint64) Option { return func(c *config) { c.seed = &seed } }
-
-// WithLogger sets a logger for connection and command traces (default: silent).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithHostname sets FreeSWITCH-Hostname and FreeSWITCH-Switchname (default "fakeswitch").
-func WithHostname(h string) Option { return func(c *config) { c.hostname = h } }
-
 // Server is a running fake FreeSWITCH. Create it with Start or StartT.
 type Server struct {
 	cfg      config
@@ -141,10 +141,15 @@ type Server struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
+	cmds map[string]cmdSpec // ESL commands, filled once before the first connection
+	apis map[string]apiFunc // api commands, likewise
+
 	mu        sync.Mutex
 	closed    bool
 	conns     map[*conn]struct{}
 	chans     map[string]*channel
+	rooms     map[string]*room
+	memberSeq uint32
 	seq       uint64
 	sessions  int
 	peak      int
@@ -155,8 +160,8 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// Start starts a fake FreeSWITCH listening on 127.0.0.1 on a free port. The
-// listener is bound when Start returns.
+// Start starts a fake FreeSWITCH listening on 127.0.0.1 on a free port (or
+// on WithListenAddr's address). The listener is bound when Start returns.
 func Start(opts ...Option) (*Server, error) {
 	cfg := config{password: "ClueCon", playback: 30 * time.Millisecond, ring: 5 * time.Millisecond, hostname: "fakeswitch"}
 	for _, o := range opts {
@@ -165,7 +170,11 @@ func Start(opts ...Option) (*Server, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := cfg.listen
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fakeswitch: listen: %w", err)
 	}
@@ -176,6 +185,7 @@ func Start(opts ...Option) (*Server, error) {
 		done:    make(chan struct{}),
 		conns:   map[*conn]struct{}{},
 		chans:   map[string]*channel{},
+		rooms:   map[string]*room{},
 		counts:  map[string]int{},
 		faults:  map[string]Fault{},
 		changed: make(chan struct{}),
@@ -189,6 +199,7 @@ func Start(opts ...Option) (*Server, error) {
 		_, _ = rand.Read(seed[:])
 	}
 	s.rng = mrand.NewChaCha8(seed)
+	s.registerCommands()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.coreUUID = s.newUUIDLocked()
 	s.wg.Add(1)
@@ -269,7 +280,8 @@ func (s *Server) ServeConn(nc net.Conn) error {
 	if c == nil {
 		return ErrClosed
 	}
-	c.enqueue([]byte("Content-Type: auth/request\n\n"))
+	s.cfg.logger.Debug("fakeswitch: connection", "remote", nc.RemoteAddr().String())
+	c.reply([]byte("Content-Type: auth/request\n\n"))
 	c.start()
 	return nil
 }
@@ -329,7 +341,7 @@ func (s *Server) Filters() []string {
 	for _, c := range s.connList() {
 		c.mu.Lock()
 		for _, f := range c.filters {
-			out = append(out, f.name+" "+f.value)
+			out = append(out, f.header+" "+f.value)
 		}
 		c.mu.Unlock()
 	}
@@ -380,7 +392,7 @@ func (s *Server) SendRaw(frame []byte) {
 	b := append([]byte(nil), frame...)
 	for _, c := range s.connList() {
 		if c.ch == nil {
-			c.enqueue(b)
+			c.reply(b)
 		}
 	}
 }
@@ -401,11 +413,20 @@ type ChannelInfo struct {
 	Name      string               // e.g. "loopback/9000-a"
 	Direction string               // "inbound" or "outbound"
 	State     genesis.ChannelState // Channel-State, e.g. StateExecute
-	CallState string               // Channel-Call-State, e.g. "ACTIVE"
+	CallState string               // Channel-Call-State, e.g. "RINGING", "ACTIVE"
 	Answered  bool                 // the channel has been answered
 	BridgedTo string               // UUID of the bridged channel, "" if none
-	Variables map[string]string    // channel variables (without the variable_ prefix)
-	Created   time.Time
+	// Application and ApplicationData are what the channel runs now, e.g.
+	// "park", "playback" or "conference" ("" between applications and in a
+	// bridge). FreeSWITCH's current_application variable (in Variables)
+	// can say otherwise: it keeps "park" through a uuid_bridge.
+	Application, ApplicationData string
+	// Conference and MemberID: the room the channel is a member of, and its
+	// Member-ID; "" and 0 outside a conference.
+	Conference string
+	MemberID   uint32
+	Variables  map[string]string // channel variables (without the variable_ prefix)
+	Created    time.Time
 }
 
 // Channels returns a snapshot of the live channels, oldest first.
@@ -442,13 +463,18 @@ func (s *Server) Channel(uuid string) (ChannelInfo, bool) {
 //	err := s.WaitChannels(ctx, func(chs []fakeswitch.ChannelInfo) bool { return len(chs) == 0 })
 //
 // cond is checked at once and again after every event the server fires.
+// Once it holds, WaitChannels also waits until the events fired so far have
+// been written to the connections that take them (except those a connection
+// holds back while a command of its own runs), so a client has been sent
+// what led to the state: a test that sees BridgedTo set knows CHANNEL_BRIDGE
+// is on its way to the application.
 func (s *Server) WaitChannels(ctx context.Context, cond func([]ChannelInfo) bool) error {
 	for {
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
 		if cond(s.Channels()) {
-			return nil
+			return s.flushed(ctx)
 		}
 		select {
 		case <-changed:
@@ -460,34 +486,77 @@ func (s *Server) WaitChannels(ctx context.Context, cond func([]ChannelInfo) bool
 	}
 }
 
-// SendDTMF makes the caller on channel uuid press digits: one DTMF event per
-// digit on that channel, and the digits become available to
-// play_and_get_digits.
+// flushed waits until every connection has written the frames queued for
+// it so far.
+func (s *Server) flushed(ctx context.Context) error {
+	for _, c := range s.connList() {
+		target, _, _ := c.syncPoint()
+		for {
+			_, flushed, written := c.syncPoint()
+			if written >= target {
+				break
+			}
+			select {
+			case <-flushed:
+			case <-c.done:
+			case <-ctx.Done():
+				return fmt.Errorf("fakeswitch: wait for channels: %w", ctx.Err())
+			case <-s.done:
+				return ErrClosed
+			}
+			if isDone(c.done) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// SendDTMF makes the caller on channel uuid press digits (0-9, A-D, # and
+// *): one DTMF event per digit on that channel (DTMF-Source RTP), and the
+// digits become available to play_and_get_digits and a conference PIN.
 func (s *Server) SendDTMF(uuid, digits string) error {
+	ds := make([]dtmfDigit, 0, len(digits))
+	for i := 0; i < len(digits); i++ {
+		d := digits[i]
+		if !isDTMF(d) || d == 'w' || d == 'W' || d == 'f' || d == 'F' {
+			return fmt.Errorf("fakeswitch: send dtmf %q to %s: %q is no key", digits, uuid, d)
+		}
+		ds = append(ds, dtmfDigit{d, dtmfDefault})
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch, ok := s.chans[uuid]
-	if !ok || ch.hungUp {
+	ch := s.locateLocked(uuid)
+	if ch == nil {
 		return fmt.Errorf("fakeswitch: send dtmf to %s: %w", uuid, ErrNoSuchChannel)
 	}
-	ch.recvDTMFLocked(digits, "RTP")
+	ch.recvDTMFLocked(ds, "RTP")
 	return nil
 }
 
 // Hangup makes the far end of channel uuid hang up with cause
 // (CauseNone means NORMAL_CLEARING); a bridged peer hangs up with
-// NORMAL_CLEARING.
+// NORMAL_CLEARING. It works on a ringing leg too.
 func (s *Server) Hangup(uuid string, cause genesis.HangupCause) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch, ok := s.chans[uuid]
-	if !ok || ch.hungUp {
+	ch := s.locateLocked(uuid)
+	if ch == nil {
 		return fmt.Errorf("fakeswitch: hangup %s: %w", uuid, ErrNoSuchChannel)
 	}
 	if cause == genesis.CauseNone {
 		cause = genesis.CauseNormalClearing
 	}
-	ch.hangupLocked(cause.String())
+	ch.hangupLocked(cause.String(), hangupExternal)
 	return nil
 }
 

@@ -63,6 +63,7 @@ type client struct {
 	nc      net.Conn
 	r       *bufio.Reader
 	pending []frame // events read while waiting for a reply
+	lastRaw frame   // the frame waitEvent returned, as read
 }
 
 func newClient(t testing.TB, nc net.Conn) *client {
@@ -194,6 +195,7 @@ func (c *client) waitEvent(name, uuid string) frame {
 		f := c.read()
 		e := f.ev()
 		if e.get("Event-Name") == name && (uuid == "" || e.get("Unique-ID") == uuid) {
+			c.lastRaw = f
 			return e
 		}
 	}
@@ -255,3 +257,13 @@ func (rc *rawClient) api(cmd string) (string, error) {
 }
 
 func (rc *rawClient) Close() error { return rc.c.nc.Close() }
+
+// collectUntilNotice reads until a disconnect notice.
+func (c *client) collectUntilNotice() frame {
+	c.t.Helper()
+	for {
+		if f := c.read(); f.contentType() == "text/disconnect-notice" {
+			return f
+		}
+	}
+}

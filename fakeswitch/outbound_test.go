@@ -1,6 +1,8 @@
 package fakeswitch
 
 import (
+	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -89,14 +91,18 @@ func TestOutboundNoLinger(t *testing.T) {
 	s := StartT(t)
 	call, c, _ := outbound(t, s, nil)
 	c.cmd("myevents")
+	// The far end hangs up (another thread than the socket's): the socket
+	// gets CHANNEL_HANGUP, then the disconnect notice and the close, and
+	// nothing of the rest of the hangup (calls.txt step 7, R).
 	is.NoErr(s.Hangup(call.UUID(), genesis.CauseOriginatorCancel))
-	e := c.waitEvent("CHANNEL_HANGUP_COMPLETE", call.UUID())
+	e := c.read().ev()
+	is.Equal(e.get("Event-Name"), "CHANNEL_HANGUP")
 	is.Equal(e.get("Hangup-Cause"), "ORIGINATOR_CANCEL")
 	n := c.read()
 	is.Equal(n.get("Content-Disposition"), "disconnect")
 	is.Equal(len(n.body), 67)
 	_, err := c.readErr()
-	is.True(err != nil) // closed by the switch
+	is.True(errors.Is(err, io.EOF)) // closed by the switch
 	<-call.Done()
 }
 
@@ -169,20 +175,49 @@ func TestSocketApp(t *testing.T) {
 	is.NoErr(err)
 	defer ln.Close()
 	in := dialAuth(t, s)
-	// originate … &socket(addr async full) hands the new call to the app.
-	r := in.api("originate {origination_uuid=" + u1 + "}user/1000 &socket(" + ln.Addr().String() + " async full)")
+	in.cmd("event plain CHANNEL_EXECUTE_COMPLETE")
+	// originate … '&socket(addr async full)' hands the new call to the
+	// app; the quotes keep the words together (the api line is cut at
+	// spaces).
+	r := in.api("originate {origination_uuid=" + u1 + "}user/1000 '&socket(" + ln.Addr().String() + " async full)'")
 	is.Equal(r, "+OK "+u1+"\n")
 	nc, err := ln.Accept()
 	is.NoErr(err)
 	c := newClient(t, nc)
 	data := c.cmd("connect")
 	is.Equal(data.get("Unique-ID"), u1)
+	is.Equal(data.get("Socket-Mode"), "async")
+	is.Equal(data.get("Control"), "full")
 	is.Equal(data.get("FreeSWITCH-Hostname"), "pbx1")
 	is.Equal(data.get("variable_current_application"), "socket")
 	c.cmd("myevents")
 	is.NoErr(s.Hangup(u1, genesis.CauseNormalClearing))
-	e := c.waitEvent("CHANNEL_EXECUTE_COMPLETE", u1)
+	e := in.waitEvent("CHANNEL_EXECUTE_COMPLETE", u1)
 	is.Equal(e.get("Application"), "socket") // the socket app ends at hangup
+}
+
+// TestSocketAppUnquoted: without quotes "async full" are the originate's
+// dialplan and context words, and the socket application gets the address
+// alone: a sync, single-channel socket (mod_commands originate_function),
+// which may not use event commands.
+func TestSocketAppUnquoted(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	s := StartT(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err)
+	defer ln.Close()
+	in := dialAuth(t, s)
+	is.Equal(in.api("originate {origination_uuid="+u1+"}user/1000 &socket("+ln.Addr().String()+" async full)"), "+OK "+u1+"\n")
+	nc, err := ln.Accept()
+	is.NoErr(err)
+	c := newClient(t, nc)
+	data := c.cmd("connect")
+	is.Equal(data.get("Socket-Mode"), "static")
+	is.Equal(data.get("Control"), "single-channel")
+	is.Equal(data.get("variable_current_application_data"), urlEncode(ln.Addr().String())) // the address alone
+	is.Equal(c.cmd("events plain ALL").get("Reply-Text"), "-ERR command not found")        // not in single-channel mode
+	is.Equal(c.cmd("myevents").get("Reply-Text"), "+OK Events Enabled")                    // this one is
 }
 
 func TestCallHungUp(t *testing.T) {

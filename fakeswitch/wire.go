@@ -44,11 +44,15 @@ func (e *event) get(name string) (string, bool) {
 const urlUnsafe = "\r\n \"#%&+:;<=>?@[\\]^`{|}"
 
 // urlEncode percent-encodes a header value the way FreeSWITCH does in
-// text/event-plain and text/event-xml: space becomes %20, never +.
+// text/event-plain and text/event-xml: space becomes %20, never +, and an
+// existing escape (a '%' and two upper-case hex digits) is kept as it is, so
+// "a%2Cb" goes out unchanged while a lone '%' becomes %25
+// (switch_url_encode_opt with double_encode false; calls.txt step 6: the
+// caller id "${url_decode(a%2Cb)}" went out as "$%7Burl_decode(a%2Cb)%7D").
 func urlEncode(s string) string {
 	n := 0
 	for i := 0; i < len(s); i++ {
-		if needsEscape(s[i]) {
+		if needsEscape(s, i) {
 			n++
 		}
 	}
@@ -59,7 +63,7 @@ func urlEncode(s string) string {
 	b := make([]byte, 0, len(s)+2*n)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if needsEscape(c) {
+		if needsEscape(s, i) {
 			b = append(b, '%', hex[c>>4], hex[c&15])
 		} else {
 			b = append(b, c)
@@ -68,9 +72,16 @@ func urlEncode(s string) string {
 	return string(b)
 }
 
-func needsEscape(c byte) bool {
+// needsEscape reports whether s[i] is percent-encoded.
+func needsEscape(s string, i int) bool {
+	c := s[i]
+	if c == '%' && i+2 < len(s) && isUpperHex(s[i+1]) && isUpperHex(s[i+2]) {
+		return false // already an escape: FreeSWITCH does not encode it twice
+	}
 	return c < 0x20 || c > 0x7e || strings.IndexByte(urlUnsafe, c) >= 0
 }
+
+func isUpperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
 
 // plainBytes renders a text/event-plain message: Content-Length first, then
 // the url-encoded header block, then a nested Content-Length and the body
