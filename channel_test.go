@@ -125,7 +125,6 @@ func TestOriginateFailures(t *testing.T) {
 	}{
 		{"error/user_busy", genesis.CauseUserBusy},
 		{"sofia/gateway/busy/1000", genesis.CauseUserBusy},
-		{"sofia/gateway/away/1000", genesis.CauseNoAnswer},
 		{"sofia/gateway/reject/1000", genesis.CauseCallRejected},
 	} {
 		t.Run(tt.dial, func(t *testing.T) {
@@ -138,6 +137,18 @@ func TestOriginateFailures(t *testing.T) {
 			is.Equal(oe.DialPath, tt.dial)
 		})
 	}
+	// A leg that rings returns at ring-ready (return_ring_ready); its
+	// failure to answer is the leg's hangup.
+	t.Run("sofia/gateway/away/1000", func(t *testing.T) {
+		is := is.New(t)
+		ctx := genesis.TestContext(t)
+		ch, err := genesis.CreateChannel(ctx, c, "sofia/gateway/away/1000")
+		is.NoErr(err)
+		is.True(!ch.Answered()) // still ringing
+		var he *genesis.HangupError
+		is.True(errors.As(ch.WaitAnswer(ctx), &he))
+		is.Equal(he.Cause, genesis.CauseNoAnswer)
+	})
 }
 
 func TestCreateChannelRefusesBadInput(t *testing.T) {
@@ -439,7 +450,8 @@ func TestManyChannelsOnOneConnection(t *testing.T) {
 func TestCreateChannelCancelledHangsUp(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	c, srv := dial(t, fakeswitch.WithDialPath("sofia/gateway/slow/", fakeswitch.NoAnswer(time.Hour)))
+	// A leg that is being set up and has not rung yet: the originate waits.
+	c, srv := dial(t, fakeswitch.WithDialPath("sofia/gateway/slow/", fakeswitch.DialBehavior{Delay: time.Hour}))
 	ctx, cancel := context.WithCancel(genesis.TestContext(t))
 	res := make(chan error, 1)
 	go func() {

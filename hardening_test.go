@@ -77,59 +77,61 @@ func TestCallerDeadlineAffectsOnlyThatCaller(t *testing.T) {
 
 // D2: a session that hangs its own leg up gets nil from Hangup, however
 // FreeSWITCH orders the api reply, CHANNEL_HANGUP and the disconnect
-// notice ("press 0 → goodbye", ExampleNewOutbound's pattern).
+// notice ("press 0 → goodbye", ExampleNewOutbound's pattern): CHANNEL_HANGUP
+// first, the linger notice first, or (without linger) the notice alone.
 func TestSessionHangupOfOwnLegReturnsNil(t *testing.T) {
 	t.Parallel()
-	is := is.New(t)
-	ctx := genesis.TestContext(t)
-	srv := fakeswitch.StartT(t)
-	const calls = 100
-	results := make(chan error, calls)
-	_, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
-		caller := s.Channel()
-		bye := make(chan error, 1)
-		caller.OnDTMF("0", func(ctx context.Context, _ string) {
-			bye <- caller.Hangup(ctx, genesis.CauseNormalClearing)
-		})
-		if err := caller.Answer(ctx); err != nil {
-			results <- err
-			return
-		}
-		s.Channel().Playback(ctx, "ivr/press-0.wav")
-		select {
-		case err := <-bye:
-			results <- err
-		case <-time.After(5 * time.Second):
-			results <- errors.New("no digit")
-		}
-	})
-	var wg sync.WaitGroup
-	for range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			call, err := srv.Call(ctx, addr, nil)
-			if err != nil {
-				results <- err
-				return
-			}
-			if err := srv.WaitChannels(ctx, func(cs []fakeswitch.ChannelInfo) bool {
-				for _, c := range cs {
-					if c.UUID == call.UUID() {
-						return c.Answered
+	for name, tc := range map[string]struct {
+		opts     []fakeswitch.Option
+		nolinger bool
+	}{
+		"hangup first": {},
+		"notice first": {opts: []fakeswitch.Option{fakeswitch.WithLingerNoticeFirst()}},
+		"no linger":    {nolinger: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			ctx := genesis.TestContext(t)
+			srv := fakeswitch.StartT(t, tc.opts...)
+			const calls = 50
+			results := make(chan error, calls)
+			_, addr := serve(t, func(ctx context.Context, s *genesis.Session) {
+				caller := s.Channel()
+				bye := make(chan error, 1)
+				caller.OnDTMF("0", func(ctx context.Context, _ string) {
+					bye <- caller.Hangup(ctx, genesis.CauseNormalClearing)
+				})
+				if tc.nolinger {
+					if _, err := s.Send(ctx, "nolinger"); err != nil {
+						results <- err
+						return
 					}
 				}
-				return true
-			}); err != nil {
-				results <- err
-				return
+				if err := caller.Answer(ctx); err != nil {
+					results <- err
+					return
+				}
+				srv.SendDTMF(s.UUID(), "0") // the caller presses 0 during the prompt
+				caller.Playback(ctx, "ivr/press-0.wav")
+				select {
+				case err := <-bye:
+					results <- err
+				case <-time.After(5 * time.Second):
+					results <- errors.New("no digit")
+				}
+			})
+			for range calls {
+				go func() {
+					if _, err := srv.Call(ctx, addr, nil); err != nil {
+						results <- err
+					}
+				}()
 			}
-			srv.SendDTMF(call.UUID(), "0")
-		}()
-	}
-	wg.Wait()
-	for range calls {
-		is.NoErr(recv(t, results)) // Hangup of the own leg: nil
+			for range calls {
+				is.NoErr(recv(t, results)) // Hangup of the own leg: nil
+			}
+		})
 	}
 }
 
@@ -385,6 +387,12 @@ func TestValuesAreExactOrRefused(t *testing.T) {
 	} {
 		is.Equal(strings.Count(err.Error(), "genesis:"), 1) // one prefix
 		is.True(!strings.Contains(err.Error(), " : "))      // no empty part
+	}
+	for _, v := range []string{"  padded  ", "O'Brien's", `C:\dir\file`, "tab\tend", "a 'quoted' word", "trailing\t", "\"x\""} {
+		is.NoErr(ch.SetVariable(ctx, "genesis_x", v))
+		got, err := ch.Variable(ctx, "genesis_x")
+		is.NoErr(err)
+		is.Equal(got, v) // byte-exact through FreeSWITCH's argument splitter
 	}
 	is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
 }

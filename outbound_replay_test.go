@@ -144,7 +144,7 @@ func TestOutboundSyncSocketMode(t *testing.T) {
 	client, err := genesis.Dial(genesis.TestContext(t), srv.Addr(), srv.Password())
 	is.NoErr(err)
 	defer client.Close()
-	_, err = client.API(genesis.TestContext(t), fmt.Sprintf("originate user/1000 &socket(%s full)", addr))
+	_, err = client.API(genesis.TestContext(t), fmt.Sprintf("originate user/1000 '&socket(%s full)'", addr))
 	is.NoErr(err)
 	is.Equal(recv(t, modes), "static") // FreeSWITCH's name for sync mode
 	for range 3 {
