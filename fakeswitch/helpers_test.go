@@ -105,8 +105,8 @@ func (c *client) send(cmd string) {
 	}
 }
 
-	// A generous bound: 1000 originates under -race on a loaded 2-core machine
-	// take seconds; a hang still fails the test.
+// readErr reads a frame within a generous bound: 1000 originates under
+// -race on a loaded 2-core machine take seconds; a hang still fails.
 func (c *client) readErr() (frame, error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	return c.readErrNoDeadline()
