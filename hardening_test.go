@@ -547,3 +547,30 @@ func TestAnsweredAndCause(t *testing.T) {
 	is.True(ch.Answered()) // it was answered
 	is.NoErr(ch.WaitAnswer(ctx))
 }
+
+// CreateChannel returns a leg that is still ringing (return_ring_ready);
+// WaitAnswer waits for the answer, and a ringing leg can be hung up.
+func TestWaitAnswerOnARingingLeg(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := genesis.TestContext(t)
+	c, srv := dial(t,
+		fakeswitch.WithDialPath("user/slow", fakeswitch.AnswerAfter(50*time.Millisecond)),
+		fakeswitch.WithDialPath("user/never", fakeswitch.RingForever()))
+	ch, err := genesis.CreateChannel(ctx, c, "user/slow")
+	is.NoErr(err)
+	is.True(!ch.Answered()) // ringing
+	srv.CheckChannel(t, ch.UUID(), fakeswitch.InCallState("RINGING"))
+	is.NoErr(ch.WaitAnswer(ctx))
+	is.True(ch.Answered())
+
+	never, err := genesis.CreateChannel(ctx, c, "user/never")
+	is.NoErr(err)
+	res := make(chan error, 1)
+	go func() { res <- never.WaitAnswer(ctx) }()
+	is.NoErr(never.Hangup(ctx, genesis.CauseOriginatorCancel)) // hanging up a ringing leg
+	var he *genesis.HangupError
+	is.True(errors.As(receive(t, ctx, res, "WaitAnswer"), &he)) // it never answered
+	is.Equal(he.Cause, genesis.CauseOriginatorCancel)
+	is.NoErr(ch.Hangup(ctx, genesis.CauseNormalClearing))
+}
