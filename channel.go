@@ -387,8 +387,7 @@ func (ch *Channel) linkLost(err error) {
 	defer ch.mu.Unlock()
 	ch.failExecsLocked(err)
 	ch.failWaitsLocked(err)
-	ch.seq = 0        // a restarted switch counts events from the start again
-	ch.killed = false // a kill may not have gone out: the reconnect repeats it
+	ch.seq = 0 // a restarted switch counts events from the start again
 }
 
 // noticed records an outbound session's disconnect notice for its own

@@ -219,7 +219,11 @@ func (ch *Channel) killLocked() func() {
 	cause := ch.killCause
 	return func() {
 		ch.c.goBackground(func(ctx context.Context) {
-			ch.c.api(ctx, "uuid_kill "+ch.uuid+" "+cause.String())
+			// While a reconnecting link is down the kill waits for it: a
+			// leg must not stay up because its kill found no link.
+			if ch.c.waitUp(ctx) == nil {
+				ch.c.api(ctx, "uuid_kill "+ch.uuid+" "+cause.String())
+			}
 		})
 	}
 }

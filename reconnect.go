@@ -219,7 +219,12 @@ func (c *conn) readReply(fr *frameReader) (*Event, error) {
 // linkBack brings the channel up to date once the link is back, from a
 // uuid_dump of it; a leg its CreateChannel gave up on is hung up.
 func (ch *Channel) linkBack(dump *Event) {
-	ch.refresh(dump) // an abandoned leg's first event: it is hung up
+	// An abandoned leg's kill may have been lost with the link: the dump
+	// is its first event on the new one, and it is hung up now.
+	ch.mu.Lock()
+	ch.killed = false
+	ch.mu.Unlock()
+	ch.refresh(dump)
 }
 
 // endedMeanwhile ends a channel that FreeSWITCH no longer has after a

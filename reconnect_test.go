@@ -254,7 +254,8 @@ func TestReconnectAdoptsOriginateInFlight(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	ctx := genesis.TestContext(t)
-	srv := fakeswitch.StartT(t, fakeswitch.WithDialPath("user/slow", fakeswitch.AnswerAfter(300*time.Millisecond)))
+	// No ring-ready: the originate waits for the answer.
+	srv := fakeswitch.StartT(t, fakeswitch.WithDialPath("user/slow", fakeswitch.DialBehavior{Delay: 300 * time.Millisecond}))
 	c, r, lost, back := linkEvents(t, srv)
 	type result struct {
 		ch  *genesis.Channel
@@ -283,7 +284,7 @@ func TestReconnectHangsUpAbandonedOriginate(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	ctx := genesis.TestContext(t)
-	srv := fakeswitch.StartT(t, fakeswitch.WithDialPath("user/slow", fakeswitch.AnswerAfter(200*time.Millisecond)))
+	srv := fakeswitch.StartT(t, fakeswitch.WithDialPath("user/slow", fakeswitch.DialBehavior{Delay: 200 * time.Millisecond}))
 	c, r, lost, back := linkEvents(t, srv)
 	octx, cancel := context.WithCancel(ctx)
 	res := make(chan error, 1)
