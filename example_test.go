@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"time"
 
 	"github.com/genesis-esl/genesis"
 	"github.com/genesis-esl/genesis/fakeswitch"
@@ -449,4 +450,42 @@ func Example_callForwarding() {
 	// user/2000 failed: USER_BUSY
 	// user/3000 failed: CALL_REJECTED
 	// forwarded to user/1000
+}
+
+// Survive a lost connection: the client redials, restores its
+// subscriptions and filters, and its channels track their calls again.
+func ExampleWithReconnect() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := fakeswitch.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	lost, back := make(chan error, 1), make(chan struct{}, 1)
+	client, err := genesis.Dial(ctx, srv.Addr(), srv.Password(),
+		genesis.WithReconnect(time.Second, 30*time.Second),
+		genesis.WithDisconnectHandler(func(err error) { lost <- err }),
+		genesis.WithReconnectHandler(func() { back <- struct{}{} }),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	ch, err := genesis.CreateChannel(ctx, client, "user/1000")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	srv.DropConnections() // FreeSWITCH reloads mod_event_socket, say
+	<-lost
+	fmt.Println("link lost; hangup now:", errors.Is(ch.Hangup(ctx, genesis.CauseNormalClearing), genesis.ErrClosed))
+	<-back
+	fmt.Println("back; the call is tracked still:", ch.State())
+	fmt.Println("hangup now:", ch.Hangup(ctx, genesis.CauseNormalClearing))
+	// Output:
+	// link lost; hangup now: true
+	// back; the call is tracked still: CS_EXECUTE
+	// hangup now: <nil>
 }
