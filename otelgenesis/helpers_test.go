@@ -3,6 +3,7 @@ package otelgenesis_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -178,3 +179,6 @@ func (c *clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// listen listens on a loopback port for an Outbound server.
+func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
