@@ -113,7 +113,7 @@ func (i *Instrumentation) disconnect(scope uint64, c genesis.ConnInfo, err error
 }
 
 func (i *Instrumentation) reconnect(scope uint64, c genesis.ConnInfo) {
-	i.m.reconnects.Add(context.Background(), 1, i.kinds.get(c.Kind))
+	i.m.reconnects.Add(context.Background(), 1, i.kinds.get(c.Kind).add...)
 	i.mu.Lock()
 	if l := i.links[linkKey{scope, c.Kind, c.Addr}]; l != nil && l.up > 0 {
 		l.restored = true

@@ -39,17 +39,17 @@ type Instrumentation struct {
 	scopes atomic.Uint64 // the last id Hooks gave out
 
 	// Cached attribute sets, one per bounded combination of values.
-	commands   cache[string, commandAttrs]
-	commandOut cache[[2]string, metric.MeasurementOption] // name, outcome
-	events     cache[genesis.EventInfo, metric.MeasurementOption]
-	ops        cache[[2]string, metric.MeasurementOption] // op, outcome
-	rings      cache[[2]string, metric.MeasurementOption] // mode, outcome
-	lines      cache[string, metric.MeasurementOption]
-	lineOut    cache[[2]string, metric.MeasurementOption] // line, outcome
-	hangups    cache[hangupKey, metric.MeasurementOption]
-	digits     cache[string, metric.MeasurementOption]
-	kinds      cache[string, metric.MeasurementOption]
-	answered   [2]metric.MeasurementOption // call duration: unanswered, answered
+	commands   cache[genesis.CommandInfo, *command]
+	commandOut cache[[2]string, attrs] // name, outcome
+	events     cache[genesis.EventInfo, attrs]
+	ops        cache[[2]string, attrs] // op, outcome
+	rings      cache[[2]string, attrs] // mode, outcome
+	lines      cache[string, attrs]
+	lineOut    cache[[2]string, attrs] // line, outcome
+	hangups    cache[hangupKey, attrs]
+	digits     cache[string, attrs]
+	kinds      cache[string, attrs]
+	answered   [2]attrs // call duration: unanswered, answered
 
 	mu    sync.Mutex
 	links map[linkKey]*link
@@ -125,44 +125,47 @@ func New(opts ...Option) (*Instrumentation, error) {
 	}
 	m, err := newInstruments(c.mp.Meter(ScopeName))
 	i.m = m
-	i.commands.build = func(name string) commandAttrs {
-		return commandAttrs{
-			span:  "genesis.command " + name,
-			attrs: metric.WithAttributeSet(attribute.NewSet(attrCommand.String(name))),
+	i.commands.build = func(cmd genesis.CommandInfo) *command {
+		span := append([]attribute.KeyValue{attrCommand.String(cmd.Name), attrKind.String(cmd.Conn.Kind)}, peerAttrs(cmd.Conn.Addr)...)
+		return &command{
+			span:  "genesis.command " + cmd.Name,
+			start: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(span...)},
+			name:  newAttrs(attrCommand.String(cmd.Name)),
+			ok:    newAttrs(attrCommand.String(cmd.Name), attrOutcome.String("ok")),
 		}
 	}
-	i.commandOut.build = func(k [2]string) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrCommand.String(k[0]), attrOutcome.String(k[1])))
+	i.commandOut.build = func(k [2]string) attrs {
+		return newAttrs(attrCommand.String(k[0]), attrOutcome.String(k[1]))
 	}
-	i.events.build = func(e genesis.EventInfo) metric.MeasurementOption {
+	i.events.build = func(e genesis.EventInfo) attrs {
 		if e.Subclass == "" {
-			return metric.WithAttributeSet(attribute.NewSet(attrEvent.String(e.Name)))
+			return newAttrs(attrEvent.String(e.Name))
 		}
-		return metric.WithAttributeSet(attribute.NewSet(attrEvent.String(e.Name), attrSubclass.String(e.Subclass)))
+		return newAttrs(attrEvent.String(e.Name), attrSubclass.String(e.Subclass))
 	}
-	i.ops.build = func(k [2]string) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrOperation.String(k[0]), attrOutcome.String(k[1])))
+	i.ops.build = func(k [2]string) attrs {
+		return newAttrs(attrOperation.String(k[0]), attrOutcome.String(k[1]))
 	}
-	i.rings.build = func(k [2]string) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrRingMode.String(k[0]), attrOutcome.String(k[1])))
+	i.rings.build = func(k [2]string) attrs {
+		return newAttrs(attrRingMode.String(k[0]), attrOutcome.String(k[1]))
 	}
-	i.lines.build = func(line string) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrLine.String(line)))
+	i.lines.build = func(line string) attrs {
+		return newAttrs(attrLine.String(line))
 	}
-	i.lineOut.build = func(k [2]string) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrLine.String(k[0]), attrOutcome.String(k[1])))
+	i.lineOut.build = func(k [2]string) attrs {
+		return newAttrs(attrLine.String(k[0]), attrOutcome.String(k[1]))
 	}
-	i.hangups.build = func(k hangupKey) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrCause.String(k.cause.String()), attrAnswered.Bool(k.answered)))
+	i.hangups.build = func(k hangupKey) attrs {
+		return newAttrs(attrCause.String(k.cause.String()), attrAnswered.Bool(k.answered))
 	}
-	i.digits.build = func(d string) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrDigit.String(d)))
+	i.digits.build = func(d string) attrs {
+		return newAttrs(attrDigit.String(d))
 	}
-	i.kinds.build = func(kind string) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(attrKind.String(kind)))
+	i.kinds.build = func(kind string) attrs {
+		return newAttrs(attrKind.String(kind))
 	}
-	i.answered[0] = metric.WithAttributeSet(attribute.NewSet(attrAnswered.Bool(false)))
-	i.answered[1] = metric.WithAttributeSet(attribute.NewSet(attrAnswered.Bool(true)))
+	i.answered[0] = newAttrs(attrAnswered.Bool(false))
+	i.answered[1] = newAttrs(attrAnswered.Bool(true))
 	return i, err
 }
 
@@ -183,56 +186,79 @@ func (i *Instrumentation) Hooks() *genesis.Hooks {
 		CommandEnd: func(ctx context.Context, cmd genesis.CommandInfo, err error) {
 			i.commandEnd(ctx, cmd, err)
 		},
-		Event:   func(c genesis.ConnInfo, e genesis.EventInfo) { i.event(scope, c, e) },
-		Dropped: func(c genesis.ConnInfo, _ string) { i.m.dropped.Add(context.Background(), 1, i.kinds.get(c.Kind)) },
+		Event: func(c genesis.ConnInfo, e genesis.EventInfo) { i.event(scope, c, e) },
+		Dropped: func(c genesis.ConnInfo, _ string) {
+			i.m.dropped.Add(context.Background(), 1, i.kinds.get(c.Kind).add...)
+		},
 		OperationStart: func(ctx context.Context, op genesis.OperationInfo) context.Context {
 			return i.operationStart(ctx, op)
 		},
 		OperationEnd: func(ctx context.Context, op genesis.OperationInfo, err error) {
 			i.operationEnd(ctx, op, err)
 		},
-		DTMF:   func(_, digit string) { i.m.dtmf.Add(context.Background(), 1, i.digits.get(dtmfDigit(digit))) },
+		DTMF:   func(_, digit string) { i.m.dtmf.Add(context.Background(), 1, i.digits.get(dtmfDigit(digit)).add...) },
 		Hangup: i.hangup,
 	}
 }
 
-// started is what a Start hook leaves in the context for its End hook.
-type started struct{ at time.Time }
+// startedCtx is the context a Start hook returns: the span's, with the
+// time the End hook measures from (one allocation for both).
+type startedCtx struct {
+	context.Context
+	at  time.Time
+	cmd *command // for a command
+}
 
 type startedKey struct{}
 
+func (c *startedCtx) Value(key any) any {
+	if key == (startedKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func started(ctx context.Context) *startedCtx {
+	s, _ := ctx.Value(startedKey{}).(*startedCtx)
+	return s
+}
+
 func startTime(ctx context.Context) (time.Time, bool) {
-	s, ok := ctx.Value(startedKey{}).(*started)
-	if !ok {
-		return time.Time{}, false
+	if s := started(ctx); s != nil {
+		return s.at, true
 	}
-	return s.at, true
+	return time.Time{}, false
 }
 
-type commandAttrs struct {
-	span  string // the span's name
-	attrs metric.MeasurementOption
+// command is what the hooks need of one command name on one connection,
+// built once.
+type command struct {
+	span     string // the span's name
+	start    []trace.SpanStartOption
+	name, ok attrs // the metrics' attributes: the name, and with outcome ok
 }
 
-func (i *Instrumentation) commandStart(ctx context.Context, cmd genesis.CommandInfo) context.Context {
-	a := i.commands.get(cmd.Name)
-	i.m.commandSent.Add(ctx, 1, a.attrs)
-	ctx, span := i.tracer.Start(ctx, a.span, trace.WithSpanKind(trace.SpanKindClient))
-	if span.IsRecording() {
-		span.SetAttributes(attrCommand.String(cmd.Name), attrKind.String(cmd.Conn.Kind))
-		span.SetAttributes(peerAttrs(cmd.Conn.Addr)...)
-	}
-	return context.WithValue(ctx, startedKey{}, &started{at: time.Now()})
+func (i *Instrumentation) commandStart(ctx context.Context, info genesis.CommandInfo) context.Context {
+	cmd := i.commands.get(info)
+	i.m.commandSent.Add(ctx, 1, cmd.name.add...)
+	ctx, _ = i.tracer.Start(ctx, cmd.span, cmd.start...)
+	return &startedCtx{Context: ctx, at: time.Now(), cmd: cmd}
 }
 
-func (i *Instrumentation) commandEnd(ctx context.Context, cmd genesis.CommandInfo, err error) {
+func (i *Instrumentation) commandEnd(ctx context.Context, info genesis.CommandInfo, err error) {
+	s := started(ctx)
 	outcome := Outcome(err)
-	attrs := i.commandOut.get([2]string{cmd.Name, outcome})
-	if at, ok := startTime(ctx); ok {
-		i.m.commandDuration.Record(ctx, time.Since(at).Seconds(), attrs)
+	var attrs attrs
+	if err == nil && s != nil && s.cmd != nil {
+		attrs = s.cmd.ok
+	} else {
+		attrs = i.commandOut.get([2]string{info.Name, outcome})
+	}
+	if s != nil {
+		i.m.commandDuration.Record(ctx, time.Since(s.at).Seconds(), attrs.rec...)
 	}
 	if err != nil {
-		i.m.commandFailed.Add(ctx, 1, attrs)
+		i.m.commandFailed.Add(ctx, 1, attrs.add...)
 	}
 	endSpan(trace.SpanFromContext(ctx), outcome, err)
 }
@@ -251,7 +277,7 @@ func operationSpanName(op string) string {
 
 func (i *Instrumentation) operationStart(ctx context.Context, op genesis.OperationInfo) context.Context {
 	if op.Op == "queue wait" {
-		i.m.queueWaiting.Add(ctx, 1, i.lines.get(op.Line))
+		i.m.queueWaiting.Add(ctx, 1, i.lines.get(op.Line).add...)
 	}
 	ctx, span := i.tracer.Start(ctx, operationSpanName(op.Op))
 	if span.IsRecording() {
@@ -272,7 +298,7 @@ func (i *Instrumentation) operationStart(ctx context.Context, op genesis.Operati
 			i.mu.Unlock()
 		}
 	}
-	return context.WithValue(ctx, startedKey{}, &started{at: time.Now()})
+	return &startedCtx{Context: ctx, at: time.Now()}
 }
 
 func (i *Instrumentation) operationEnd(ctx context.Context, op genesis.OperationInfo, err error) {
@@ -282,16 +308,16 @@ func (i *Instrumentation) operationEnd(ctx context.Context, op genesis.Operation
 	switch op.Op {
 	case "ring":
 		if timed {
-			i.m.ringDuration.Record(ctx, d, i.rings.get([2]string{op.Mode, outcome}))
+			i.m.ringDuration.Record(ctx, d, i.rings.get([2]string{op.Mode, outcome}).rec...)
 		}
 	case "queue wait":
-		i.m.queueWaiting.Add(ctx, -1, i.lines.get(op.Line))
+		i.m.queueWaiting.Add(ctx, -1, i.lines.get(op.Line).add...)
 		if timed {
-			i.m.queueWait.Record(ctx, d, i.lineOut.get([2]string{op.Line, outcome}))
+			i.m.queueWait.Record(ctx, d, i.lineOut.get([2]string{op.Line, outcome}).rec...)
 		}
 	default:
 		if timed {
-			i.m.opDuration.Record(ctx, d, i.ops.get([2]string{op.Op, outcome}))
+			i.m.opDuration.Record(ctx, d, i.ops.get([2]string{op.Op, outcome}).rec...)
 		}
 	}
 	span := trace.SpanFromContext(ctx)
@@ -331,7 +357,7 @@ func endSpan(span trace.Span, outcome string, err error) {
 }
 
 func (i *Instrumentation) event(scope uint64, c genesis.ConnInfo, e genesis.EventInfo) {
-	i.m.events.Add(context.Background(), 1, i.events.get(e))
+	i.m.events.Add(context.Background(), 1, i.events.get(e).add...)
 	if e.Name == "HEARTBEAT" && c.Kind == "inbound" {
 		now := i.now()
 		i.mu.Lock()
@@ -349,13 +375,13 @@ type hangupKey struct {
 
 func (i *Instrumentation) hangup(uuid string, cause genesis.HangupCause, answered bool, d time.Duration) {
 	ctx := context.Background()
-	i.m.hangups.Add(ctx, 1, i.hangups.get(hangupKey{cause, answered}))
+	i.m.hangups.Add(ctx, 1, i.hangups.get(hangupKey{cause, answered}).add...)
 	if d > 0 {
 		a := 0
 		if answered {
 			a = 1
 		}
-		i.m.callDuration.Record(ctx, d.Seconds(), i.answered[a])
+		i.m.callDuration.Record(ctx, d.Seconds(), i.answered[a].rec...)
 	}
 	i.mu.Lock()
 	spans := i.open[uuid]
@@ -386,6 +412,18 @@ func peerAttrs(addr string) []attribute.KeyValue {
 		return []attribute.KeyValue{attrPeerAddr.String(host), attrPeerPort.Int(p)}
 	}
 	return []attribute.KeyValue{attrPeerAddr.String(host)}
+}
+
+// attrs is one attribute set, as the options the instruments take (kept
+// in slices, so that passing them allocates nothing).
+type attrs struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+func newAttrs(kv ...attribute.KeyValue) attrs {
+	o := metric.WithAttributeSet(attribute.NewSet(kv...))
+	return attrs{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
 }
 
 // maxCached bounds each cache: values past it are built on every use.
