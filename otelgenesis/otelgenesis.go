@@ -39,8 +39,9 @@ type Instrumentation struct {
 	scopes atomic.Uint64 // the last id Hooks gave out
 
 	// Cached attribute sets, one per bounded combination of values.
-	commands   cache[genesis.CommandInfo, *command]
-	commandOut cache[[2]string, attrs] // name, outcome
+	commands   cache[[2]string, *command]          // name, connection kind
+	peers      cache[string, []attribute.KeyValue] // inbound connections' addresses
+	commandOut cache[[2]string, attrs]             // name, outcome
 	events     cache[genesis.EventInfo, attrs]
 	ops        cache[[2]string, attrs] // op, outcome
 	rings      cache[[2]string, attrs] // mode, outcome
@@ -125,15 +126,16 @@ func New(opts ...Option) (*Instrumentation, error) {
 	}
 	m, err := newInstruments(c.mp.Meter(ScopeName))
 	i.m = m
-	i.commands.build = func(cmd genesis.CommandInfo) *command {
-		span := append([]attribute.KeyValue{attrCommand.String(cmd.Name), attrKind.String(cmd.Conn.Kind)}, peerAttrs(cmd.Conn.Addr)...)
+	i.commands.build = func(k [2]string) *command {
+		name := attrCommand.String(k[0])
 		return &command{
-			span:  "genesis.command " + cmd.Name,
-			start: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(span...)},
-			name:  newAttrs(attrCommand.String(cmd.Name)),
-			ok:    newAttrs(attrCommand.String(cmd.Name), attrOutcome.String("ok")),
+			span:  "genesis.command " + k[0],
+			start: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(name, attrKind.String(k[1]))},
+			name:  newAttrs(name),
+			ok:    newAttrs(name, attrOutcome.String("ok")),
 		}
 	}
+	i.peers.build = peerAttrs
 	i.commandOut.build = func(k [2]string) attrs {
 		return newAttrs(attrCommand.String(k[0]), attrOutcome.String(k[1]))
 	}
@@ -239,9 +241,12 @@ type command struct {
 }
 
 func (i *Instrumentation) commandStart(ctx context.Context, info genesis.CommandInfo) context.Context {
-	cmd := i.commands.get(info)
+	cmd := i.commands.get([2]string{info.Name, info.Conn.Kind})
 	i.m.commandSent.Add(ctx, 1, cmd.name.add...)
-	ctx, _ = i.tracer.Start(ctx, cmd.span, cmd.start...)
+	ctx, span := i.tracer.Start(ctx, cmd.span, cmd.start...)
+	if span.IsRecording() {
+		span.SetAttributes(i.peer(info.Conn)...)
+	}
 	return &startedCtx{Context: ctx, at: time.Now(), cmd: cmd}
 }
 
@@ -400,6 +405,16 @@ func dtmfDigit(d string) string {
 		return d
 	}
 	return "other"
+}
+
+// peer returns the span attributes of a connection's address: cached for
+// inbound connections (the switches' few addresses), not for outbound
+// sessions (a new peer port each).
+func (i *Instrumentation) peer(c genesis.ConnInfo) []attribute.KeyValue {
+	if c.Kind == "inbound" {
+		return i.peers.get(c.Addr)
+	}
+	return peerAttrs(c.Addr)
 }
 
 // peerAttrs are the span attributes of a connection's address.
