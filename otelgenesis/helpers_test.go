@@ -31,6 +31,7 @@ type env struct {
 	inst   *otelgenesis.Instrumentation
 	reader *sdkmetric.ManualReader
 	spans  *tracetest.SpanRecorder
+	tp     *sdktrace.TracerProvider // for the application's own spans
 }
 
 func newEnv(t *testing.T, opts ...otelgenesis.Option) *env {
@@ -49,7 +50,7 @@ func newEnv(t *testing.T, opts ...otelgenesis.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{inst: inst, reader: reader, spans: rec}
+	return &env{inst: inst, reader: reader, spans: rec, tp: tp}
 }
 
 // metrics collects what the instruments hold now.

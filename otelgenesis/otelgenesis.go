@@ -3,6 +3,7 @@ package otelgenesis
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,7 +271,18 @@ func (i *Instrumentation) commandEnd(ctx context.Context, info genesis.CommandIn
 
 // spanNames are the names of the operations' spans.
 var spanNames = map[string]string{
-	"queue wait": "genesis.queue.wait",
+	"originate":           "genesis.originate",
+	"answer":              "genesis.answer",
+	"park":                "genesis.park",
+	"playback":            "genesis.playback",
+	"say":                 "genesis.say",
+	"play_and_get_digits": "genesis.play_and_get_digits",
+	"bridge":              "genesis.bridge",
+	"hangup":              "genesis.hangup",
+	"execute":             "genesis.execute",
+	"attach":              "genesis.attach",
+	"ring":                "genesis.ring",
+	"queue wait":          "genesis.queue.wait",
 }
 
 func operationSpanName(op string) string {
@@ -389,7 +401,7 @@ func (i *Instrumentation) hangup(uuid string, cause genesis.HangupCause, answere
 		i.m.callDuration.Record(ctx, d.Seconds(), i.answered[a].rec...)
 	}
 	i.mu.Lock()
-	spans := i.open[uuid]
+	spans := slices.Clone(i.open[uuid]) // operationEnd edits the slice in place
 	i.mu.Unlock()
 	for _, s := range spans {
 		// The channel hung up while the operation was under way (or, for

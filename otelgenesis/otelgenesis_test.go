@@ -14,6 +14,7 @@ import (
 	"github.com/genesis-esl/genesis/otelgenesis"
 	"github.com/matryer/is"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -453,4 +454,101 @@ func TestDefaults(t *testing.T) {
 	_, err = c.API(ctx, "status")
 	is.NoErr(err)
 	is.NoErr(c.Close())
+}
+
+// Operations nest under the caller's span; a playback the far end cuts
+// short by hanging up ends with outcome hangup, the error status and the
+// cause from the *genesis.HangupError.
+func TestNestedAndHungUp(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := testContext(t)
+	e := newEnv(t)
+	srv := fakeswitch.StartT(t, fakeswitch.WithPlaybackDuration(time.Hour))
+	c, err := genesis.Dial(ctx, srv.Addr(), srv.Password(), genesis.WithHooks(e.inst.Hooks()))
+	is.NoErr(err)
+	defer c.Close()
+	is.NoErr(c.Subscribe(ctx, genesis.EventChannelExecute))
+
+	actx, call := e.tp.Tracer("app").Start(ctx, "app.call")
+	ch, err := genesis.CreateChannel(actx, c, "user/1000")
+	is.NoErr(err)
+	playing := make(chan struct{}, 1)
+	c.On(genesis.EventChannelExecute, func(_ context.Context, ev *genesis.Event) {
+		if ev.Get("Application") == "playback" {
+			playing <- struct{}{}
+		}
+	})
+	go func() {
+		select {
+		case <-playing:
+			srv.Hangup(ch.UUID(), genesis.CauseUserBusy) // the far end hangs up mid-prompt
+		case <-ctx.Done():
+		}
+	}()
+	err = ch.Playback(actx, "ivr/welcome.wav")
+	var he *genesis.HangupError
+	is.True(errors.As(err, &he))
+	call.End()
+	is.NoErr(c.Close())
+
+	is.Equal(e.metrics(t).counts(t, "genesis.operation.duration"), map[string]uint64{
+		"genesis.operation.name=originate,genesis.outcome=ok":    1,
+		"genesis.operation.name=playback,genesis.outcome=hangup": 1,
+	})
+	is.Equal(e.tree(spanAttrs, map[string]string{ch.UUID(): "A"}), strings.Join([]string{
+		"genesis.connect unset genesis.connection.kind=inbound genesis.connection.reconnect=false",
+		"genesis.command event unset genesis.connection.kind=inbound genesis.outcome=ok", // Subscribe
+		"app.call unset",
+		"  genesis.originate unset genesis.channel.uuid=A genesis.dial_path=user/1000 genesis.outcome=ok",
+		"    genesis.command event unset genesis.connection.kind=inbound genesis.outcome=ok",
+		"    genesis.command bgapi originate unset genesis.connection.kind=inbound genesis.outcome=ok",
+		"      genesis.command event unset genesis.connection.kind=inbound genesis.outcome=ok",
+		"  genesis.playback error genesis.channel.uuid=A genesis.hangup.cause=USER_BUSY genesis.outcome=hangup",
+		"    genesis.command sendmsg unset genesis.connection.kind=inbound genesis.outcome=ok",
+		"",
+	}, "\n"))
+}
+
+// Hooks called from many goroutines at once count every call (and run
+// clean under -race).
+func TestConcurrent(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := testContext(t)
+	e := newEnv(t)
+	srv := fakeswitch.StartT(t)
+	c, err := genesis.Dial(ctx, srv.Addr(), srv.Password(), genesis.WithHooks(e.inst.Hooks()))
+	is.NoErr(err)
+	defer c.Close()
+	const workers, calls = 4, 25
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range calls {
+				if _, err := c.API(ctx, "status"); err != nil {
+					t.Error(err)
+					return
+				}
+				var rm metricdata.ResourceMetrics // collections race with measurements
+				if err := e.reader.Collect(ctx, &rm); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	m := e.metrics(t)
+	is.Equal(m.sums(t, "genesis.command.sent"), map[string]int64{"genesis.command.name=api status": workers * calls})
+	is.Equal(m.counts(t, "genesis.command.duration"), map[string]uint64{"genesis.command.name=api status,genesis.outcome=ok": workers * calls})
+	n := 0
+	for _, s := range e.spans.Ended() {
+		if s.Name() == "genesis.command api status" {
+			n++
+		}
+	}
+	is.Equal(n, workers*calls)
 }
