@@ -75,7 +75,10 @@
 // "event", "filter"), never their arguments. Operations are the Channel's
 // (originate, answer, park, playback, say, play_and_get_digits, bridge,
 // hangup, execute, attach); rings and queue waits have instruments of their
-// own. A queue line is the name the program gives Acquire: keep the set of
+// own. A -ERR reply does not count as a failed command: the core's
+// CommandEnd hook reports only what kept the command from its reply
+// (connection lost, canceled, invalid); the *genesis.CommandError a caller
+// gets for -ERR shows in the operation it belongs to. A queue line is the name the program gives Acquire: keep the set of
 // names bounded. genesis.outcome is what [Outcome] says.
 //
 // # Spans

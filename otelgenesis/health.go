@@ -138,10 +138,10 @@ type Health struct {
 
 // ConnectionHealth is the state of the inbound connections to one address.
 type ConnectionHealth struct {
-	Addr      string `json:"addr"`
-	Connected bool   `json:"connected"`
-	Healthy   bool   `json:"healthy"`
-	Ready     bool   `json:"ready"`
+	Addr      string `json:"addr"`      // the switch's address, as given to Dial
+	Connected bool   `json:"connected"` // a connection to it is up
+	Healthy   bool   `json:"healthy"`   // connected, with a HEARTBEAT within the window
+	Ready     bool   `json:"ready"`     // connected, with its subscriptions in place
 	// LastHeartbeat is when the last HEARTBEAT arrived (zero: none yet).
 	LastHeartbeat time.Time `json:"last_heartbeat,omitzero"`
 	// Error is why the link was lost, while it is down.
