@@ -74,7 +74,8 @@
 // names are the hooks' ("api status", "bgapi originate", "sendmsg",
 // "event", "filter"), never their arguments. Operations are the Channel's
 // (originate, answer, park, playback, say, play_and_get_digits, bridge,
-// hangup, execute, attach); rings and queue waits have instruments of their
+// hangup, execute, attach, join conference; one the core adds later counts
+// by its name too, its span named genesis.<name> with '_' for spaces); rings and queue waits have instruments of their
 // own. A -ERR reply does not count as a failed command: the core's
 // CommandEnd hook reports only what kept the command from its reply
 // (connection lost, canceled, invalid); the *genesis.CommandError a caller

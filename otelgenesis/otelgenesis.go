@@ -283,13 +283,14 @@ var spanNames = map[string]string{
 	"attach":              "genesis.attach",
 	"ring":                "genesis.ring",
 	"queue wait":          "genesis.queue.wait",
+	"join conference":     "genesis.conference.join", // on main since this branch began
 }
 
 func operationSpanName(op string) string {
 	if n, ok := spanNames[op]; ok {
 		return n
 	}
-	return "genesis." + strings.ReplaceAll(op, " ", "_")
+	return "genesis." + strings.ReplaceAll(op, " ", "_") // an operation newer than this module
 }
 
 func (i *Instrumentation) operationStart(ctx context.Context, op genesis.OperationInfo) context.Context {
