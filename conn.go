@@ -362,7 +362,7 @@ func (c *conn) roundTrip(ctx context.Context, buf []byte) (ev *Event, err error)
 	if h := c.hooks; h != nil && (h.CommandStart != nil || h.CommandEnd != nil) {
 		var end func(error)
 		ctx, end = c.commandHook(ctx, buf)
-		defer func() { end(err) }()
+		defer func() { end(replyErr(ev, err)) }()
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -372,6 +372,23 @@ func (c *conn) roundTrip(ctx context.Context, buf []byte) (ev *Event, err error)
 		return nil, err
 	}
 	return c.await(ctx, w)
+}
+
+// replyErr is what CommandEnd hears of a command: err, or a *CommandError
+// for a -ERR reply (a command/reply's Reply-Text, an api/response's or a
+// job's body).
+func replyErr(ev *Event, err error) error {
+	if err != nil || ev == nil {
+		return err
+	}
+	reply := ev.Get("Reply-Text")
+	if ev.contentType != ctCommandReply {
+		reply = trimLF(ev.body)
+	}
+	if isErrReply(reply) {
+		return &CommandError{Reply: reply}
+	}
+	return nil
 }
 
 // commandHook calls CommandStart for the command in buf and returns what
@@ -386,6 +403,9 @@ func (c *conn) commandHook(ctx context.Context, buf []byte) (context.Context, fu
 		ctx = c.hooks.CommandStart(ctx, info)
 	}
 	return ctx, func(err error) {
+		if ce, ok := err.(*CommandError); ok && ce.Command == "" {
+			ce.Command = info.Name
+		}
 		if c.hooks.CommandEnd != nil {
 			c.hooks.CommandEnd(ctx, info, err)
 		}
@@ -470,7 +490,7 @@ func (c *conn) bgapiJob(ctx context.Context, command string, late func(*Event)) 
 	if h := c.hooks; h != nil && (h.CommandStart != nil || h.CommandEnd != nil) {
 		var end func(error)
 		ctx, end = c.commandHook(ctx, []byte("bgapi "+command))
-		defer func() { end(err) }()
+		defer func() { end(replyErr(result, err)) }()
 	}
 	id := uuid.NewString()
 	buf, err := appendCommand(nil, "bgapi "+command, header{"Job-UUID", id})

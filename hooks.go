@@ -21,15 +21,16 @@ type Hooks struct {
 	// Connect: a connection is up (Dial authenticated, an outbound session
 	// connected, or a reconnect's new link authenticated).
 	Connect func(ConnInfo)
-	// Disconnect: a connection's link is lost (err: why) or the connection
-	// ended (err nil after Close).
+	// Disconnect: a connection's link is lost (err: why), or the connection
+	// ended (err nil after Close). A reconnecting connection reports each
+	// loss, and its end again when it ends for good while down.
 	Disconnect func(info ConnInfo, err error)
 	// Reconnect: a reconnecting connection is back, its subscriptions
 	// restored and its channels brought up to date.
 	Reconnect func(ConnInfo)
 
 	// CommandStart and CommandEnd bracket one command and its reply (for
-	// bgapi, the job's result).
+	// bgapi, the job's result); a -ERR reply ends it with a *CommandError.
 	CommandStart func(ctx context.Context, cmd CommandInfo) context.Context
 	CommandEnd   func(ctx context.Context, cmd CommandInfo, err error)
 

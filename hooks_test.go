@@ -51,6 +51,10 @@ func (r *recorder) hooks() *genesis.Hooks {
 		},
 		CommandEnd: func(ctx context.Context, cmd genesis.CommandInfo, err error) {
 			r.add("end " + parent(ctx))
+			var ce *genesis.CommandError
+			if errors.As(err, &ce) {
+				r.add("failed " + cmd.Name + ": " + ce.Reply)
+			}
 		},
 		Event: func(_ genesis.ConnInfo, e genesis.EventInfo) { r.add("event " + e.Name + " " + e.Subclass) },
 		OperationStart: func(ctx context.Context, op genesis.OperationInfo) context.Context {
@@ -91,6 +95,9 @@ func TestHooks(t *testing.T) {
 	is.NoErr(err)
 	_, err = c.API(ctx, "status secret-argument")
 	is.NoErr(err)
+	_, err = c.API(ctx, "nosuchcommand")
+	var ce *genesis.CommandError
+	is.True(errors.As(err, &ce))
 	ch, err := genesis.CreateChannel(ctx, c, "user/1000")
 	is.NoErr(err)
 	got := make(chan struct{})
@@ -104,6 +111,7 @@ func TestHooks(t *testing.T) {
 	for _, want := range []string{
 		"connect inbound",
 		"command api status under -", // the api's name, not its argument
+		"failed api nosuchcommand: -ERR nosuchcommand Command not found!", // a -ERR reply is a failure
 		"op originate under -",
 		"command bgapi originate under originate", // nested under the operation
 		"end bgapi originate",

@@ -19,8 +19,12 @@ func TestReadmeCodeBlocksAreTested(t *testing.T) {
 	is := is.New(t)
 	readme, err := os.ReadFile("README.md")
 	is.NoErr(err)
-	files, err := filepath.Glob("*_test.go")
-	is.NoErr(err)
+	var files []string
+	for _, pattern := range []string{"*_test.go", "redisstore/*_test.go", "otelgenesis/*_test.go"} {
+		f, err := filepath.Glob(pattern)
+		is.NoErr(err)
+		files = append(files, f...)
+	}
 	var tests [][]string
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -75,12 +75,13 @@
 // "event", "filter"), never their arguments. Operations are the Channel's
 // (originate, answer, park, playback, say, play_and_get_digits, bridge,
 // hangup, execute, attach, join conference; one the core adds later counts
-// by its name too, its span named genesis.<name> with '_' for spaces); rings and queue waits have instruments of their
-// own. A -ERR reply does not count as a failed command: the core's
-// CommandEnd hook reports only what kept the command from its reply
-// (connection lost, canceled, invalid); the *genesis.CommandError a caller
-// gets for -ERR shows in the operation it belongs to. A queue line is the name the program gives Acquire: keep the set of
-// names bounded. genesis.outcome is what [Outcome] says.
+// by its name too, its span named genesis.<name> with '_' for spaces);
+// rings and queue waits have instruments of their own. A -ERR reply (an
+// api's, a bgapi job's, a command's) counts as a failed command with
+// outcome command_error, as does what kept a command from its reply
+// (closed, canceled …). A queue line is the name the program gives
+// Acquire: keep the set of names bounded. genesis.outcome is what
+// [Outcome] says.
 //
 // # Spans
 //

@@ -121,8 +121,12 @@ func TestInbound(t *testing.T) {
 	is.Equal(sent["genesis.command.name=api uuid_kill"], int64(1))
 	is.Equal(sent["genesis.command.name=sendmsg"], int64(1))
 	is.Equal(m.sums(t, "genesis.command.sent"), sent)
-	is.Equal(m.counts(t, "genesis.command.duration"), withOutcome(sent, "ok"))
-	is.Equal(m.sums(t, "genesis.command.failed"), map[string]int64{})
+	durations := withOutcome(sent, "ok")
+	delete(durations, "genesis.command.name=bgapi originate,genesis.outcome=ok")
+	durations["genesis.command.name=bgapi originate,genesis.outcome=ok"] = 1            // user/1000
+	durations["genesis.command.name=bgapi originate,genesis.outcome=command_error"] = 1 // error/user_busy: -ERR USER_BUSY
+	is.Equal(m.counts(t, "genesis.command.duration"), durations)
+	is.Equal(m.sums(t, "genesis.command.failed"), map[string]int64{"genesis.command.name=bgapi originate,genesis.outcome=command_error": 1})
 	is.Equal(m.counts(t, "genesis.operation.duration"), map[string]uint64{
 		"genesis.operation.name=originate,genesis.outcome=ok":   1,
 		"genesis.operation.name=originate,genesis.outcome=busy": 1,
@@ -154,7 +158,7 @@ func TestInbound(t *testing.T) {
 		"genesis.hangup unset genesis.channel.uuid=A genesis.hangup.cause=NORMAL_CLEARING genesis.outcome=ok",
 		"  genesis.command api uuid_kill unset genesis.connection.kind=inbound genesis.outcome=ok",
 		"genesis.originate error genesis.channel.uuid=B genesis.dial_path=error/user_busy genesis.hangup.cause=USER_BUSY genesis.outcome=busy",
-		"  genesis.command bgapi originate unset genesis.connection.kind=inbound genesis.outcome=ok",
+		"  genesis.command bgapi originate error genesis.connection.kind=inbound genesis.outcome=command_error",
 		"",
 	}, "\n"))
 
@@ -276,7 +280,7 @@ func TestRingAndQueue(t *testing.T) {
 	// tree with its children in either order.
 	busy := strings.Join([]string{
 		"  genesis.originate error genesis.channel.uuid=B2 genesis.dial_path=user/busy genesis.hangup.cause=USER_BUSY genesis.outcome=busy",
-		"    genesis.command bgapi originate unset genesis.connection.kind=inbound genesis.outcome=ok",
+		"    genesis.command bgapi originate error genesis.connection.kind=inbound genesis.outcome=command_error",
 	}, "\n")
 	answered := strings.Join([]string{
 		"  genesis.originate unset genesis.channel.uuid=W genesis.dial_path=user/1000 genesis.outcome=ok",
@@ -287,7 +291,7 @@ func TestRingAndQueue(t *testing.T) {
 		"genesis.ring error genesis.outcome=no_answer genesis.ring.mode=sequential",
 		"  genesis.originate error genesis.channel.uuid=B1 genesis.dial_path=user/busy genesis.hangup.cause=USER_BUSY genesis.outcome=busy",
 		"    genesis.command event unset genesis.connection.kind=inbound genesis.outcome=ok",
-		"    genesis.command bgapi originate unset genesis.connection.kind=inbound genesis.outcome=ok",
+		"    genesis.command bgapi originate error genesis.connection.kind=inbound genesis.outcome=command_error",
 		"      genesis.command event unset genesis.connection.kind=inbound genesis.outcome=ok",
 		"genesis.ring unset genesis.outcome=ok genesis.ring.mode=parallel",
 	}, "\n")
