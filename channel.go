@@ -369,9 +369,14 @@ func (ch *Channel) endLocked(err error) (then func()) {
 	}
 }
 
-// connEnded ends the channel: its connection ended for good.
+// connEnded ends the channel: its connection ended for good. A leg that
+// had hung up already (an outbound session's own, whose socket closes once
+// the call is gone) ends as a hangup, not as a lost connection.
 func (ch *Channel) connEnded(err error) {
 	ch.mu.Lock()
+	if ch.hungUp {
+		err = nil
+	}
 	after := ch.endLocked(err)
 	ch.mu.Unlock()
 	if after != nil {

@@ -492,6 +492,7 @@ func TestAttachChannel(t *testing.T) {
 	defer other.Close()
 	made, err := genesis.CreateChannel(ctx, other, "user/1000")
 	is.NoErr(err)
+	is.NoErr(made.Wait(ctx, genesis.StateExecute)) // parked
 
 	ch, err := genesis.AttachChannel(ctx, c, made.UUID())
 	is.NoErr(err)
