@@ -22,26 +22,30 @@ import (
 // error wrapping ErrClosed; so does a reconnecting connection's lost link,
 // which the Channel outlives (see WithReconnect).
 type Channel struct {
-	c      *conn
-	uuid   string
-	ownLeg bool // the leg an outbound session controls: FreeSWITCH holds its CHANNEL_DESTROY while the socket lingers
-
+	// The fields observe reads and writes on every event come first, close
+	// together: with thousands of channels on a connection, each event finds
+	// its channel out of the cache, and each cache line counts.
 	mu        sync.Mutex
 	state     ChannelState
-	visited   uint32 // bit per state the channel has been in
 	seq       uint64 // Event-Sequence of the last state change
-	cause     HangupCause
+	visited   uint32 // bit per state the channel has been in
 	answered  bool
 	hungUp    bool
-	seen      bool                         // an event of the leg has arrived: it exists (or existed) on the switch
-	abandoned bool                         // its CreateChannel gave up: the leg is hung up once it exists
-	killCause HangupCause                  // the cause it is hung up with
-	killed    bool                         // the uuid_kill was sent
-	lastVars  *Event                       // the latest event carrying variable_* headers
-	setVars   map[string]string            // values set with SetVariable since then
+	seen      bool // an event of the leg has arrived: it exists (or existed) on the switch
+	gone      bool // ended is closed (a field, so that observe need not touch the channel)
+	abandoned bool // its CreateChannel gave up: the leg is hung up once it exists
+	killed    bool // the uuid_kill of an abandoned leg was sent
+	cause     HangupCause
+	lastVars  *Event            // the latest event carrying variable_* headers
+	setVars   map[string]string // values set with SetVariable since then
+	waits     []*eventWait
 	changed   chan struct{}                // closed and replaced on every change
 	execs     map[string]chan eventOutcome // Execute calls waiting, by Application-UUID
-	waits     []*eventWait
+
+	c         *conn
+	uuid      string
+	ownLeg    bool        // the leg an outbound session controls: FreeSWITCH holds its CHANNEL_DESTROY while the socket lingers
+	killCause HangupCause // the cause an abandoned leg is hung up with
 	dtmf      dtmfHandlers
 	endErr    error         // set when the connection ended for good first
 	ended     chan struct{} // closed on the reader once the channel is gone
@@ -203,7 +207,9 @@ func (ch *Channel) observe(ev *Event) (then func()) {
 		ch.setStateLocked(StateDestroy, ev)
 		end = true
 	}
-	ch.deliverWaitsLocked(eventKeyOf(ev, name), ev)
+	if len(ch.waits) > 0 {
+		ch.deliverWaitsLocked(eventKeyOf(ev, name), ev)
+	}
 	if end {
 		then = ch.endLocked(nil)
 	} else {
@@ -254,6 +260,9 @@ func (ch *Channel) failExecsLocked(err error) {
 
 // deliverWaitsLocked hands ev to the WaitEvent calls waiting for it.
 func (ch *Channel) deliverWaitsLocked(key string, ev *Event) {
+	if len(ch.waits) == 0 {
+		return
+	}
 	kept := ch.waits[:0]
 	for _, w := range ch.waits {
 		if w.key == key || w.key == EventAll || w.key == ev.Name() {
@@ -321,7 +330,7 @@ type snapshot struct {
 }
 
 func (ch *Channel) snapshotLocked() snapshot {
-	return snapshot{ch.state, ch.visited, ch.hungUp, ch.answered, isClosed(ch.ended)}
+	return snapshot{ch.state, ch.visited, ch.hungUp, ch.answered, ch.gone}
 }
 
 // variableLocked is the last value of a variable seen on the channel's
@@ -346,7 +355,7 @@ func (ch *Channel) broadcastLocked() {
 // the handlers of the event that ended it are queued): stop tracking the
 // channel, and close Done once every handler queued for it has returned.
 func (ch *Channel) endLocked(err error) (then func()) {
-	if isClosed(ch.ended) {
+	if ch.gone {
 		return nil
 	}
 	ch.endErr = err
@@ -357,6 +366,7 @@ func (ch *Channel) endLocked(err error) (then func()) {
 	// Before ended is closed: whoever sees the channel gone and creates
 	// the next one must find its filter queued for deletion.
 	ch.c.subs.releaseChannel(ch.uuid)
+	ch.gone = true
 	close(ch.ended)
 	ch.broadcastLocked()
 	cause, answered := ch.cause, ch.answered
@@ -441,7 +451,7 @@ func (ch *Channel) goneErrLocked() error {
 func (ch *Channel) goneErr() error {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	if !ch.hungUp && !isClosed(ch.ended) {
+	if !ch.hungUp && !ch.gone {
 		return nil
 	}
 	return ch.goneErrLocked()
@@ -454,7 +464,7 @@ func (ch *Channel) goneErr() error {
 func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
 	return ch.waitFor(ctx, "wait for "+s.String(), func() (bool, bool) {
 		reached := ch.reachedLocked(s) || (s == StateHangup && ch.hungUp)
-		return reached, isClosed(ch.ended) || (ch.hungUp && s < StateHangup)
+		return reached, ch.gone || (ch.hungUp && s < StateHangup)
 	})
 }
 
@@ -463,7 +473,7 @@ func (ch *Channel) Wait(ctx context.Context, s ChannelState) error {
 // *HangupError carrying the cause.
 func (ch *Channel) WaitAnswer(ctx context.Context) error {
 	return ch.waitFor(ctx, "wait for answer", func() (bool, bool) {
-		return ch.answered, ch.hungUp || isClosed(ch.ended)
+		return ch.answered, ch.hungUp || ch.gone
 	})
 }
 
@@ -527,7 +537,7 @@ func (ch *Channel) addWait(key string) (*eventWait, error) {
 	w := &eventWait{key: key, ch: make(chan eventOutcome, 1)}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	if isClosed(ch.ended) {
+	if ch.gone {
 		return nil, ch.goneErrLocked()
 	}
 	ch.waits = append(ch.waits, w)

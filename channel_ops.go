@@ -72,7 +72,7 @@ func (ch *Channel) startExecute(ctx context.Context, app, arg string) (done <-ch
 	}
 	result := make(chan eventOutcome, 1)
 	ch.mu.Lock()
-	if ch.hungUp || isClosed(ch.ended) {
+	if ch.hungUp || ch.gone {
 		err := ch.goneErrLocked()
 		ch.mu.Unlock()
 		return nil, nil, err
