@@ -107,7 +107,7 @@ func TestBalancerConcurrent(t *testing.T) {
 func TestBalancerContext(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(genesis.TestContext(t))
 	cancel()
 	b := genesis.NewBalancer()
 	_, err := b.Acquire(ctx, "gw1")

@@ -49,7 +49,7 @@ func TestFakeswitchDialFlags(t *testing.T) {
 		"-dial", "user/1003=noanswer:0.05")
 	out := r.stdout.waitFor(t, "\n")
 	addr := regexp.MustCompile(`listening on (\S+)\n`).FindStringSubmatch(out)[1]
-	c, err := genesis.Dial(t.Context(), addr, genesis.DefaultPassword)
+	c, err := genesis.Dial(testCtx(t), addr, genesis.DefaultPassword)
 	is.NoErr(err)
 	defer c.Close()
 	for dial, want := range map[string]string{
@@ -57,13 +57,13 @@ func TestFakeswitchDialFlags(t *testing.T) {
 		"sofia/gw/123": "-ERR CALL_REJECTED\n",
 		"user/1003":    "-ERR NO_ANSWER\n",
 	} {
-		_, err := c.API(t.Context(), "originate "+dial+" &park()")
+		_, err := c.API(testCtx(t), "originate "+dial+" &park()")
 		var ce *genesis.CommandError
 		is.True(errors.As(err, &ce)) // the behaviour the flag asked for
 		is.Equal(strings.TrimSpace(ce.Reply), strings.TrimSpace(want))
 	}
 	start := time.Now()
-	body, err := c.API(t.Context(), "originate user/1002 &park()")
+	body, err := c.API(testCtx(t), "originate user/1002 &park()")
 	is.NoErr(err)
 	is.True(strings.HasPrefix(body, "+OK "))
 	is.True(time.Since(start) >= 100*time.Millisecond) // rang first
@@ -75,7 +75,7 @@ func TestFakeswitchBadDialFlag(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			is := is.New(t)
 			var stdout, stderr bytes.Buffer
-			err := run(t.Context(), []string{"fakeswitch", "-dial", v}, &stdout, &stderr)
+			err := run(testCtx(t), []string{"fakeswitch", "-dial", v}, &stdout, &stderr)
 			var ue *usageError
 			is.True(errors.As(err, &ue)) // a usage error, not a start
 			is.True(strings.Contains(stderr.String(), "-dial"))
