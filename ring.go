@@ -247,8 +247,11 @@ func ringSequential(ctx context.Context, p Protocol, dests []string, timeout tim
 		cancel()
 		if ch != nil {
 			if release != nil {
-				ch.c.goBackground(func(context.Context) {
-					<-ch.Done() // closed when the leg is gone, or the connection ends
+				ch.c.goBackground(func(ctx context.Context) {
+					select {
+					case <-ch.Done(): // the leg is gone
+					case <-ctx.Done(): // the connection ended (Close may be waiting for this)
+					}
 					release()
 				})
 			}
