@@ -58,6 +58,7 @@ type reasonError struct {
 	cause  error
 }
 
+// Error says what failed.
 func (e *reasonError) Error() string { return e.err.Error() + ": " + e.reason }
 func (e *reasonError) Unwrap() []error {
 	if e.cause == nil {
@@ -74,6 +75,7 @@ type opError struct {
 	err error
 }
 
+// Error says what failed.
 func (e *opError) Error() string {
 	return "genesis: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "genesis: ")
 }
@@ -94,6 +96,7 @@ type stepError struct {
 	err  error
 }
 
+// Error says what failed.
 func (e *stepError) Error() string {
 	return e.step + ": " + strings.TrimPrefix(e.err.Error(), "genesis: ")
 }
@@ -105,6 +108,7 @@ type CommandError struct {
 	Reply   string // the reply text, e.g. "-ERR no keywords supplied"
 }
 
+// Error says what failed.
 func (e *CommandError) Error() string {
 	return fmt.Sprintf("genesis: %s: %s", e.Command, e.Reply)
 }
@@ -121,6 +125,7 @@ type OriginateError struct {
 	Reply string      // FreeSWITCH's reply, e.g. "-ERR USER_BUSY"
 }
 
+// Error says what failed.
 func (e *OriginateError) Error() string {
 	return fmt.Sprintf("genesis: originate %s: %s", e.DialPath, e.Reply)
 }
@@ -136,6 +141,7 @@ type HangupError struct {
 	Cause HangupCause
 }
 
+// Error says what failed.
 func (e *HangupError) Error() string {
 	if e.Cause == CauseNone {
 		return fmt.Sprintf("genesis: channel %s is gone (cause unknown)", e.UUID)
@@ -151,4 +157,5 @@ type ProtocolError struct {
 	Reason string
 }
 
+// Error says what failed.
 func (e *ProtocolError) Error() string { return "genesis: protocol error: " + e.Reason }

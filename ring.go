@@ -25,6 +25,7 @@ const (
 	RingBalanced
 )
 
+// String returns the mode's name: "parallel", "sequential" or "balanced".
 func (m RingMode) String() string {
 	switch m {
 	case RingParallel:
@@ -69,6 +70,7 @@ type RingLeg struct {
 	Err   error       // what failed, when the leg did not simply hang up
 }
 
+// Error says what failed.
 func (e *RingError) Error() string {
 	parts := make([]string, len(e.Legs))
 	for i, l := range e.Legs {
