@@ -798,7 +798,7 @@ func TestSelfKillReplyFirst(t *testing.T) {
 	is.NoErr(err)
 	defer ln.Close()
 	for i := 0; i < 200; i++ {
-		call, err := s.Call(t.Context(), ln.Addr().String(), nil)
+		call, err := s.Call(testCtx(t), ln.Addr().String(), nil)
 		is.NoErr(err)
 		nc, err := ln.Accept()
 		is.NoErr(err)

@@ -238,11 +238,11 @@ func TestWaitChannels(t *testing.T) {
 	c := dialAuth(t, s)
 	c.send("bgapi originate {origination_uuid=" + u1 + "}user/1000 &park()")
 	answered := func(chs []ChannelInfo) bool { return len(chs) == 1 && chs[0].Answered }
-	is.NoErr(s.WaitChannels(t.Context(), answered))
+	is.NoErr(s.WaitChannels(testCtx(t), answered))
 	c.send("bgapi uuid_kill " + u1)
-	is.NoErr(s.WaitChannels(t.Context(), func(chs []ChannelInfo) bool { return len(chs) == 0 }))
+	is.NoErr(s.WaitChannels(testCtx(t), func(chs []ChannelInfo) bool { return len(chs) == 0 }))
 
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(testCtx(t))
 	cancel()
 	err := s.WaitChannels(ctx, func([]ChannelInfo) bool { return false })
 	is.True(errors.Is(err, context.Canceled))

@@ -155,5 +155,5 @@ func TestOriginateTimeoutGroup(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		is.Equal(c.waitEvent("CHANNEL_HANGUP", "").get("Hangup-Cause"), "NO_ANSWER")
 	}
-	is.NoErr(s.WaitChannels(t.Context(), func(chs []ChannelInfo) bool { return len(chs) == 0 }))
+	is.NoErr(s.WaitChannels(testCtx(t), func(chs []ChannelInfo) bool { return len(chs) == 0 }))
 }

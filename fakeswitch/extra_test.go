@@ -80,13 +80,13 @@ func TestFaults(t *testing.T) {
 	s.SetFault("nolog", Fault{Drop: true})
 	c.send("nolog")
 	_, err := c.readErr()
-	is.True(err != nil) // dropped
+	is.True(closedByPeer(err)) // dropped
 
 	c2 := dialAuth(t, s)
 	is.Equal(s.ConnectionCount(), 1)
 	s.DropConnections()
 	_, err = c2.readErr()
-	is.True(err != nil)
+	is.True(closedByPeer(err))
 	is.True(s.CommandCount("auth") >= 2)
 	is.True(s.Commands()["api status"] == 2)
 }

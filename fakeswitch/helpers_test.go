@@ -2,12 +2,15 @@ package fakeswitch
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -268,4 +271,18 @@ func (c *client) collectUntilNotice() frame {
 			return f
 		}
 	}
+}
+
+// closedByPeer reports whether a read failed because the server closed the
+// connection.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// testCtx is the context tests wait under: the test's own, with a
+// deadline, so that a broken server fails the test instead of hanging it.
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -35,7 +35,7 @@ func TestCloseEndsGoroutines(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	is.NoErr(err)
 	defer ln.Close()
-	_, err = s.Call(t.Context(), ln.Addr().String(), nil)
+	_, err = s.Call(testCtx(t), ln.Addr().String(), nil)
 	is.NoErr(err)
 	nc, err := ln.Accept()
 	is.NoErr(err)

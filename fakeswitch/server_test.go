@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/matryer/is"
@@ -21,13 +22,13 @@ func TestListenAddrRestart(t *testing.T) {
 	c := dialAuth(t, s1)
 	is.NoErr(s1.Close())
 	_, err = c.readErr()
-	is.True(err != nil) // the old server closed the connection
+	is.True(closedByPeer(err)) // the old server closed the connection
 	s2 := StartT(t, WithListenAddr(addr))
 	is.Equal(s2.Addr(), addr) // the same address
 	c2 := dialAuth(t, s2)
 	is.True(strings.HasPrefix(c2.api("status"), "UP "))
 	_, err = Start(WithListenAddr(addr))
-	is.True(err != nil) // taken
+	is.True(errors.Is(err, syscall.EADDRINUSE)) // taken
 }
 
 // WaitChannels returns only once the events behind the state it waited for
