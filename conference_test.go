@@ -247,3 +247,33 @@ func TestSessionJoinsConference(t *testing.T) {
 	is.NoErr(srv.Hangup(call.UUID(), genesis.CauseNormalClearing))
 	receive(t, ctx, call.Done(), "the call's end")
 }
+
+// Watching a room subscribes the connection to conference::maintenance,
+// but the user's own handlers still receive only what they asked for.
+func TestConferenceDoesNotWidenUserHandlers(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := genesis.TestContext(t)
+	c, _ := dial(t)
+	var mu sync.Mutex
+	var seen []string
+	c.On(genesis.EventAll, func(_ context.Context, e *genesis.Event) {
+		mu.Lock()
+		seen = append(seen, e.Name())
+		mu.Unlock()
+	})
+	is.NoErr(c.Subscribe(ctx, genesis.EventChannelAnswer))
+	cf, err := genesis.NewConference(ctx, c, "quiet")
+	is.NoErr(err)
+	defer cf.Close()
+	events := watchRoom(cf)
+	joinAll(t, c, "quiet", 2)
+	events.until(t, "add-member")
+	events.until(t, "add-member") // the room's events came …
+	is.NoErr(cf.WaitMembers(ctx, 2))
+	mu.Lock()
+	defer mu.Unlock()
+	for _, name := range seen {
+		is.Equal(name, genesis.EventChannelAnswer) // … but not to the user's handler
+	}
+}
