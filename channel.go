@@ -384,13 +384,21 @@ func (ch *Channel) endLocked(err error) (then func()) {
 // the call is gone) ends as a hangup, not as a lost connection.
 func (ch *Channel) connEnded(err error) {
 	ch.mu.Lock()
-	if ch.hungUp {
+	hungUp := ch.hungUp
+	ch.mu.Unlock()
+	if hungUp {
 		err = nil
 	}
-	after := ch.endLocked(err)
+	ch.end(err)
+}
+
+// end ends the channel (see endLocked) and does what that leaves to do.
+func (ch *Channel) end(err error) {
+	ch.mu.Lock()
+	then := ch.endLocked(err)
 	ch.mu.Unlock()
-	if after != nil {
-		after()
+	if then != nil {
+		then()
 	}
 }
 

@@ -508,6 +508,15 @@ func (ch *Channel) JoinConference(ctx context.Context, room string, opts ...Join
 		m.mu.Lock()
 		m.abandoned = true // kicked if it joins after all
 		m.mu.Unlock()
+		c.goBackground(func(cctx context.Context) {
+			// Forget it if it never joins: the leg ends, or the connection.
+			select {
+			case <-m.joined:
+			case <-ch.ended:
+				c.confs.forget(m)
+			case <-cctx.Done():
+			}
+		})
 		return nil, ch.failure(ctx, op, ctx.Err())
 	}
 }

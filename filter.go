@@ -75,6 +75,12 @@ signed:
 	return f, nil
 }
 
+// plainFilter is a positive filter on a plain value (no sign, no regular
+// expression), as the library's own filters are.
+func plainFilter(header, value string) filterRule {
+	return filterRule{header: header, value: value, positive: true, text: value}
+}
+
 // key identifies the filter on the server: "filter delete" needs the same
 // header and value.
 func (f filterRule) key() string { return f.header + "\x00" + f.value }

@@ -230,11 +230,4 @@ func (ch *Channel) linkBack(dump *Event) {
 // endedMeanwhile ends a channel that FreeSWITCH no longer has after a
 // reconnect: it ended while the link was down, and its cause is lost
 // unless an event told it before.
-func (ch *Channel) endedMeanwhile() {
-	ch.mu.Lock()
-	after := ch.endLocked(nil)
-	ch.mu.Unlock()
-	if after != nil {
-		after()
-	}
-}
+func (ch *Channel) endedMeanwhile() { ch.end(nil) }

@@ -213,15 +213,15 @@ func (s *subscriptions) addFilterHeld(ctx context.Context, f filterRule) error {
 }
 
 func uniqueIDFilter(id string) filterRule {
-	return filterRule{header: "Unique-ID", value: id, positive: true, text: id}
+	return plainFilter("Unique-ID", id)
 }
 
 func jobFilter() filterRule {
-	return filterRule{header: "Event-Name", value: EventBackgroundJob, positive: true, text: EventBackgroundJob}
+	return plainFilter("Event-Name", EventBackgroundJob)
 }
 
 func conferenceFilter(room string) filterRule {
-	return filterRule{header: "Conference-Name", value: room, positive: true, text: room}
+	return plainFilter("Conference-Name", room)
 }
 
 // libraryFilters are the filters the library needs once in filter mode,
